@@ -1,0 +1,175 @@
+"""Cost every traced op and add the costs up per module.
+
+A *layer* is a module with ops or parameters of its own; its numbers are its own (self) numbers,
+so the layers add up to the totals exactly. Container rows (`Report.folded`) add up subtrees.
+Parameters count once per tensor: a tied weight belongs to the first module that owns it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .costs import OpCost, formula_for
+from .events import OpEvent
+from .tracing import Trace
+
+__all__ = ["Kernel", "Layer", "Totals", "Aggregate", "aggregate", "module_depth"]
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """One costed op: what ran, where, and what it cost."""
+
+    event: OpEvent
+    cost: OpCost
+
+    @property
+    def module(self) -> str:
+        return self.event.module
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    type: str
+    conv_kind: str | None
+    output_shape: tuple[int, ...] | None
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    bytes_read: int
+    bytes_written: int
+    calls: int
+
+    @property
+    def depth(self) -> int:
+        return module_depth(self.name)
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float | None:
+        """Arithmetic intensity in FLOP per byte moved; None when the layer moves nothing."""
+        return self.flops / self.bytes_total if self.bytes_total else None
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    bytes_read: int
+    bytes_written: int
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float | None:
+        return self.flops / self.bytes_total if self.bytes_total else None
+
+
+@dataclass
+class Aggregate:
+    kernels: list[Kernel]
+    layers: list[Layer]
+    totals: Totals
+    unsupported_ops: dict[str, int]
+    unsupported_by_module: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def module_depth(name: str) -> int:
+    return 0 if not name else name.count(".") + 1
+
+
+def _owned_counts(model: nn.Module, kind: str) -> dict[str, int]:
+    """Elements of parameters (or buffers) per owning module, each tensor once."""
+    named = model.named_parameters() if kind == "params" else model.named_buffers()
+    owned: dict[str, int] = defaultdict(int)
+    for full_name, tensor in named:  # remove_duplicate=True: a tied tensor appears once
+        owner = full_name.rpartition(".")[0]
+        owned[owner] += tensor.numel()
+    return owned
+
+
+def cost_of(event: OpEvent) -> OpCost | None:
+    formula = formula_for(event.op)
+    return formula(event) if formula is not None else None
+
+
+def aggregate(trace: Trace, model: nn.Module, dtype: torch.dtype | None = None) -> Aggregate:
+    """Cost `trace` (as if floating tensors were `dtype`, when given) and sum per module."""
+    kernels: list[Kernel] = []
+    unsupported: Counter = Counter()
+    unsupported_by_module: dict[str, Counter] = defaultdict(Counter)
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for event in trace.events:
+        if dtype is not None:
+            event = event.remap_dtype(dtype)
+        try:
+            cost = cost_of(event)
+        except (IndexError, AttributeError, TypeError, ValueError):
+            cost = None  # an argument layout the formula does not know: report, never guess
+        if cost is None:
+            unsupported[f"aten.{event.op}"] += 1
+            unsupported_by_module[event.module][f"aten.{event.op}"] += 1
+            continue
+        kernels.append(Kernel(event, cost))
+        row = sums[event.module]
+        row[0] += cost.macs
+        row[1] += cost.flops
+        row[2] += cost.bytes_read
+        row[3] += cost.bytes_written
+        if cost.conv_kind:
+            kinds[event.module].add(cost.conv_kind)
+
+    params = _owned_counts(model, "params")
+    buffers = _owned_counts(model, "buffers")
+    order = list(trace.module_order)
+    order += [name for name in trace.module_types if name not in trace.module_calls]
+    layers = []
+    for name in order:
+        if name not in sums and not params.get(name) and name not in unsupported_by_module:
+            continue
+        macs, flops, read, written = sums.get(name, (0, 0, 0, 0))
+        module_kinds = kinds.get(name, set())
+        layers.append(
+            Layer(
+                name=name,
+                type=trace.module_types.get(name, "?"),
+                conv_kind=next(iter(module_kinds)) if len(module_kinds) == 1 else None,
+                output_shape=trace.output_shapes.get(name),
+                params=params.get(name, 0),
+                buffers=buffers.get(name, 0),
+                macs=macs,
+                flops=flops,
+                bytes_read=read,
+                bytes_written=written,
+                calls=trace.module_calls.get(name, 0),
+            )
+        )
+    totals = Totals(
+        params=sum(params.values()),
+        buffers=sum(buffers.values()),
+        macs=sum(layer.macs for layer in layers),
+        flops=sum(layer.flops for layer in layers),
+        bytes_read=sum(layer.bytes_read for layer in layers),
+        bytes_written=sum(layer.bytes_written for layer in layers),
+    )
+    return Aggregate(
+        kernels=kernels,
+        layers=layers,
+        totals=totals,
+        unsupported_ops=dict(unsupported.most_common()),
+        unsupported_by_module={k: dict(v) for k, v in unsupported_by_module.items()},
+    )

@@ -1,0 +1,36 @@
+"""The typer application and the consoles every command prints through."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+__all__ = ["app", "SUBCOMMANDS", "stdout", "stderr", "progress"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Params, MACs, FLOPs, bytes moved and roofline latency of PyTorch models, per layer.\n\n"
+    "Run `effprof MODEL.py[:NAME] [options]` to profile a model (see `effprof profile --help`).",
+)
+
+# First words that name a subcommand; anything else is a model file for `profile`.
+SUBCOMMANDS = {"profile", "hw", "check", "conv", "compare", "crosscheck", "calibrate", "validate"}
+
+# piped output is not cut to 80 columns: wide tables stay readable in logs and files
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+stderr = Console(stderr=True, highlight=False)
+
+
+def progress(message: str):
+    """A spinner on stderr for slow steps; silent when stderr is not a terminal."""
+    return stderr.status(message, spinner="dots")
+
+
+@app.callback()
+def _group() -> None:
+    """Keeps effprof a group of subcommands even while only one is registered."""

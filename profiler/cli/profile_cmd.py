@@ -1,0 +1,59 @@
+"""`effprof profile` (also `effprof MODEL.py`): the per-layer table of one model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..api import profile_loaded
+from ..errors import UsageError
+from ..export import FORMATS, export
+from ..loading import load_model, parse_input_spec
+from ..render import render_report
+from ..report import SORT_KEYS
+from .app import app, progress, stdout
+
+
+def write_output(text: str, output: Optional[Path]) -> None:
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.write_text(text)
+    except OSError as error:
+        raise UsageError(f"cannot write --output '{output}': {error.strerror}") from error
+
+
+@app.command("profile")
+def profile_command(
+    target: str = typer.Argument(..., metavar="MODEL.py[:NAME]", help="Model file; NAME picks a module, class or builder function."),
+    input_shape: Optional[List[str]] = typer.Option(None, "--input-shape", "-i", help="Input shape, e.g. 1,3,224,224 or 1,128:int64; repeat for several inputs."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Fold modules deeper than N into their ancestor."),
+    sort: Optional[str] = typer.Option(None, "--sort", "-s", help=f"Sort rows by {'|'.join(SORT_KEYS)} (heaviest first)."),
+    top: Optional[int] = typer.Option(None, "--top", "-k", help="Show only the K heaviest rows."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|fp16|bf16|int8 (default: the model's dtype)."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch (first) dimension of every input."),
+    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(FORMATS)}."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
+) -> None:
+    """Profile one model: per-layer params, MACs, FLOPs and bytes moved."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
+    specs = [parse_input_spec(text) for text in input_shape or []]
+    with progress(f"Building {target} on the meta device…"):
+        loaded = load_model(target, specs, batch)
+    with progress(f"Tracing {loaded.name}…"):
+        report = profile_loaded(loaded, dtype=dtype)
+    rows = report.rows(depth=depth, sort=sort, top=top)
+    if fmt == "table":
+        if output is not None:
+            with output.open("w") as handle:
+                from rich.console import Console
+
+                Console(file=handle, width=200, highlight=False).print(render_report(report, rows))
+        else:
+            stdout.print(render_report(report, rows))
+        return
+    write_output(export(report, rows, fmt), output)

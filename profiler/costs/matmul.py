@@ -1,0 +1,85 @@
+"""Matrix products: mm, addmm, bmm, baddbmm, addbmm, mv, addmv, dot, _int_mm.
+
+`linear`, `matmul` and `einsum` are composite in PyTorch and reach the dispatcher as these ops,
+so they need no formula of their own. MACs = prod(batch) * M * N * K; a bias add costs one FLOP
+per output element (alpha/beta scaling is not counted: it is folded into the GEMM epilogue).
+"""
+
+from __future__ import annotations
+
+from ..events import OpEvent
+from .registry import OpCost, io_bytes, register
+
+__all__: list[str] = []
+
+
+def _gemm(event: OpEvent, macs: int, bias_elements: int = 0) -> OpCost:
+    read, written = io_bytes(event)
+    return OpCost(
+        macs=macs,
+        flops=2 * macs + bias_elements,
+        bytes_read=read,
+        bytes_written=written,
+        family="matmul",
+        engine="matrix",
+    )
+
+
+@register("mm", "_int_mm")
+def mm_cost(event: OpEvent) -> OpCost:
+    a, b = event.args[0], event.args[1]
+    m, k = a.shape
+    n = b.shape[1]
+    return _gemm(event, m * n * k)
+
+
+@register("addmm")
+def addmm_cost(event: OpEvent) -> OpCost:
+    a, b = event.args[1], event.args[2]
+    m, k = a.shape
+    n = b.shape[1]
+    return _gemm(event, m * n * k, bias_elements=m * n)
+
+
+@register("bmm")
+def bmm_cost(event: OpEvent) -> OpCost:
+    a, b = event.args[0], event.args[1]
+    batch, m, k = a.shape
+    n = b.shape[2]
+    return _gemm(event, batch * m * n * k)
+
+
+@register("baddbmm")
+def baddbmm_cost(event: OpEvent) -> OpCost:
+    a, b = event.args[1], event.args[2]
+    batch, m, k = a.shape
+    n = b.shape[2]
+    return _gemm(event, batch * m * n * k, bias_elements=batch * m * n)
+
+
+@register("addbmm")
+def addbmm_cost(event: OpEvent) -> OpCost:
+    # sum over the batch of a[i] @ b[i], added to a single (M, N) matrix
+    a, b = event.args[1], event.args[2]
+    batch, m, k = a.shape
+    n = b.shape[2]
+    return _gemm(event, batch * m * n * k, bias_elements=m * n)
+
+
+@register("mv")
+def mv_cost(event: OpEvent) -> OpCost:
+    m, k = event.args[0].shape
+    return _gemm(event, m * k)
+
+
+@register("addmv")
+def addmv_cost(event: OpEvent) -> OpCost:
+    m, k = event.args[1].shape
+    return _gemm(event, m * k, bias_elements=m)
+
+
+@register("dot", "vdot")
+def dot_cost(event: OpEvent) -> OpCost:
+    return _gemm(event, event.args[0].numel)
+
+

@@ -1,0 +1,95 @@
+"""Pooling, reductions and resampling.
+
+Windowed pooling costs prod(kernel) FLOPs per output element (each window element is one add or
+compare). Adaptive/global pooling and reductions cost 1 per input element. Nearest upsampling
+moves data only; (bi/tri)linear and bicubic interpolation cost 2/4/8/16 per output element.
+Only the primary output counts as written (max pooling's indices are a training artefact).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..events import OpEvent, TensorMeta
+from .registry import OpCost, register
+
+__all__ = ["UPSAMPLE_FLOPS_PER_OUTPUT"]
+
+_SPATIAL_DIMS = {
+    "max_pool1d": 1, "max_pool2d": 2, "max_pool3d": 3,
+    "max_pool1d_with_indices": 1, "max_pool2d_with_indices": 2, "max_pool3d_with_indices": 3,
+    "avg_pool1d": 1, "avg_pool2d": 2, "avg_pool3d": 3,
+    "mkldnn_max_pool2d": 2, "mkldnn_max_pool3d": 3,
+}
+
+UPSAMPLE_FLOPS_PER_OUTPUT = {
+    "upsample_nearest1d": 0, "upsample_nearest2d": 0, "upsample_nearest3d": 0,
+    "_upsample_nearest_exact1d": 0, "_upsample_nearest_exact2d": 0, "_upsample_nearest_exact3d": 0,
+    "upsample_linear1d": 2,
+    "upsample_bilinear2d": 4, "_upsample_bilinear2d_aa": 4,
+    "upsample_trilinear3d": 8,
+    "upsample_bicubic2d": 16, "_upsample_bicubic2d_aa": 16,
+}
+
+REDUCTION_OPS = (
+    "sum", "mean", "nansum", "nanmean", "prod", "amax", "amin", "aminmax", "max", "min",
+    "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
+    "linalg_vector_norm", "cumsum", "cumprod", "any", "all", "count_nonzero",
+    "_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+)
+
+
+def _primary_io(event: OpEvent) -> tuple[int, int]:
+    x = event.args[0]
+    return x.nbytes, event.outputs[0].nbytes
+
+
+def _as_tuple(value: int | list[int] | tuple[int, ...], dims: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * dims
+    values = tuple(value)
+    return values * dims if len(values) == 1 else values
+
+
+@register(*_SPATIAL_DIMS)
+def window_pool_cost(event: OpEvent) -> OpCost:
+    kernel = _as_tuple(event.args[1], _SPATIAL_DIMS[event.op])
+    read, written = _primary_io(event)
+    return OpCost(
+        flops=math.prod(kernel) * event.outputs[0].numel,
+        bytes_read=read,
+        bytes_written=written,
+        family="pool",
+    )
+
+
+@register(*REDUCTION_OPS)
+def reduction_cost(event: OpEvent) -> OpCost:
+    operands = [a for a in event.args if isinstance(a, TensorMeta)]
+    if len(operands) > 1:  # max.other / min.other are elementwise, not reductions
+        out = event.outputs[0]
+        return OpCost(
+            flops=out.numel,
+            bytes_read=sum(t.nbytes for t in operands),
+            bytes_written=out.nbytes,
+            family="elementwise",
+        )
+    read, written = _primary_io(event)
+    return OpCost(
+        flops=event.args[0].numel,
+        bytes_read=read,
+        bytes_written=written,
+        family="reduction",
+    )
+
+
+@register(*UPSAMPLE_FLOPS_PER_OUTPUT)
+def upsample_cost(event: OpEvent) -> OpCost:
+    read, written = _primary_io(event)
+    return OpCost(
+        flops=UPSAMPLE_FLOPS_PER_OUTPUT[event.op] * event.outputs[0].numel,
+        bytes_read=read,
+        bytes_written=written,
+        family="upsample",
+    )

@@ -1,0 +1,71 @@
+"""Errors that reach the user as one line. Each names what was wrong and how to fix it.
+
+`exit_code` is what the CLI exits with: 2 for bad input (usage, files, models), 1 only for a
+budget that was exceeded.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Sequence
+
+__all__ = [
+    "EffprofError",
+    "UsageError",
+    "ModelLoadError",
+    "InputMismatchError",
+    "MetaUnsupportedError",
+    "SpecError",
+    "did_you_mean",
+]
+
+
+class EffprofError(Exception):
+    """Base of every error effprof raises on purpose; its message is meant for the user."""
+
+    exit_code = 2
+
+
+class UsageError(EffprofError):
+    """A bad option or argument value."""
+
+
+class ModelLoadError(EffprofError):
+    """The model file cannot be found, imported, or does not name one model."""
+
+
+class SpecError(EffprofError):
+    """A hardware spec or budget file is missing, unparsable or invalid."""
+
+
+class MetaUnsupportedError(EffprofError):
+    """An op of the model cannot run on the meta device (data-dependent shapes, `.item()`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the model cannot run on the meta device: {reason}")
+        self.reason = reason
+
+
+class InputMismatchError(EffprofError):
+    """The inputs do not fit the model: names the layer, its input shapes and torch's complaint."""
+
+    def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str) -> None:
+        shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
+        super().__init__(
+            f"inputs do not fit the model at layer '{layer}' ({layer_type}), given tensors {shapes}: "
+            f"{detail}. Check --input-shape (or example_inputs())."
+        )
+        self.layer = layer
+        self.layer_type = layer_type
+        self.input_shapes = list(input_shapes)
+        self.detail = detail
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""

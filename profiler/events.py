@@ -1,0 +1,96 @@
+"""Plain data recorded by the tracer and read by the cost formulas.
+
+Nothing here knows about modules, costs or hardware: an `OpEvent` is one aten call with its
+tensors replaced by `TensorMeta` (shape, dtype, identity token), so formulas stay pure functions
+of shapes and dtypes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+__all__ = ["TensorMeta", "OpEvent", "tensor_args"]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorMeta:
+    """Shape and dtype of one tensor seen by the tracer.
+
+    `token` identifies the tensor object within one trace, so that a later pass can tell that an
+    op consumes exactly what the previous op produced (needed for fusion). -1 means unknown.
+    """
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    token: int = -1
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * self.itemsize
+
+    @property
+    def is_floating(self) -> bool:
+        return self.dtype.is_floating_point or self.dtype.is_complex
+
+    def with_dtype(self, dtype: torch.dtype) -> TensorMeta:
+        return replace(self, dtype=dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class OpEvent:
+    """One aten op call, attributed to the innermost running module (`module` is its path, '' = root)."""
+
+    op: str  # overload packet name without namespace, e.g. "convolution", "add_"
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    outputs: tuple[TensorMeta, ...]
+    module: str
+    inplace: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def remap_dtype(self, dtype: torch.dtype) -> OpEvent:
+        """The same call as if every floating tensor were `dtype` (integer indices keep theirs)."""
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, TensorMeta):
+                return value.with_dtype(dtype) if value.is_floating else value
+            if isinstance(value, (list, tuple)):
+                return type(value)(convert(v) for v in value)
+            return value
+
+        return replace(
+            self,
+            args=convert(self.args),
+            kwargs={k: convert(v) for k, v in self.kwargs.items()},
+            outputs=convert(self.outputs),
+        )
+
+
+def tensor_args(values: Any) -> list[TensorMeta]:
+    """Every TensorMeta in a nested structure of args, in order."""
+    found: list[TensorMeta] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, TensorMeta):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(values)
+    return found

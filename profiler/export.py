@@ -1,0 +1,73 @@
+"""Machine-readable forms of a report: JSON (the stable interface), CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .aggregate import Layer
+from .errors import UsageError, did_you_mean
+from .report import Report, layer_to_dict
+from .units import format_bytes, si
+
+__all__ = ["FORMATS", "to_json", "to_csv", "to_markdown", "export"]
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def _row_dicts(report: Report, rows: list[Layer]) -> list[dict]:
+    extras = report.estimate.layer_fields(rows) if report.estimate is not None else {}
+    return [{**layer_to_dict(layer), **extras.get(layer.name, {})} for layer in rows]
+
+
+def to_csv(report: Report, rows: list[Layer]) -> str:
+    dicts = _row_dicts(report, rows)
+    buffer = io.StringIO()
+    if dicts:
+        writer = csv.DictWriter(buffer, fieldnames=list(dicts[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in dicts:
+            row["output_shape"] = "x".join(str(d) for d in row["output_shape"]) if row["output_shape"] else ""
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+def to_markdown(report: Report, rows: list[Layer]) -> str:
+    header = ["Layer", "Type", "Kind", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B"]
+    extras = report.estimate.layer_fields(rows) if report.estimate is not None else {}
+    if report.estimate is not None:
+        header += ["Latency (µs)", "Bound"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for layer in rows:
+        cells = [
+            f"`{layer.name or '(root)'}`", layer.type, layer.conv_kind or "", si(layer.params), si(layer.macs),
+            si(layer.flops), format_bytes(layer.bytes_total),
+            f"{layer.intensity:.2f}" if layer.intensity is not None else "-",
+        ]
+        if report.estimate is not None:
+            fields = extras.get(layer.name, {})
+            latency = fields.get("latency_s")
+            cells += [f"{latency * 1e6:.2f}" if latency is not None else "-", fields.get("bound") or ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    t = report.totals
+    lines += ["", f"**Total**: {si(t.params)} params, {si(t.macs)} MACs, {si(t.flops)} FLOPs, "
+              f"{format_bytes(t.bytes_total)} moved"]
+    if report.unsupported_ops:
+        lines.append("")
+        lines.append("Unsupported ops (not counted): " + ", ".join(f"`{op}` ×{n}" for op, n in report.unsupported_ops.items()))
+    return "\n".join(lines) + "\n"
+
+
+def export(report: Report, rows: list[Layer], fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "csv":
+        return to_csv(report, rows)
+    if fmt == "markdown":
+        return to_markdown(report, rows)
+    raise UsageError(f"unknown format '{fmt}'{did_you_mean(fmt, FORMATS)}; use one of {', '.join(FORMATS)}")

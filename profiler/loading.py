@@ -1,0 +1,305 @@
+"""From a target (`model.py[:NAME]`) and an input spec to a module and example inputs.
+
+Models and inputs are built under `torch.device("meta")`: a 70B-parameter model costs no memory.
+`LoadedModel.rebuild_real()` builds the same thing again on the CPU, for the few models that
+cannot run on meta. No tracing happens here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import inspect
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from .dtypes import dtype_name, parse_dtype
+from .errors import ModelLoadError, UsageError, did_you_mean
+from .tracing import ModelInputs
+
+__all__ = [
+    "InputSpec",
+    "LoadedModel",
+    "parse_input_spec",
+    "parse_target",
+    "load_model",
+    "with_batch",
+    "make_inputs",
+]
+
+BUILDER_NAME = "build_model"
+INPUTS_NAME = "example_inputs"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+
+    def __str__(self) -> str:
+        return ",".join(str(d) for d in self.shape) + f":{dtype_name(self.dtype)}"
+
+
+def parse_input_spec(text: str) -> InputSpec:
+    """'1,3,224,224' or '1,128:int64' (also 1x3x224x224)."""
+    shape_text, _, dtype_text = text.strip().partition(":")
+    parts = [p for p in shape_text.replace("x", ",").replace(" ", "").split(",") if p != ""]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(
+            f"bad --input-shape '{text}': expected comma-separated integers such as 1,3,224,224 "
+            "(optionally ':dtype', e.g. 1,128:int64)"
+        ) from None
+    if not shape or any(d < 1 for d in shape):
+        raise UsageError(f"bad --input-shape '{text}': every dimension must be a positive integer")
+    dtype = parse_dtype(dtype_text, what="input dtype") if dtype_text else torch.float32
+    return InputSpec(shape, dtype)
+
+
+def make_inputs(specs: list[InputSpec], device: str) -> ModelInputs:
+    """Tensors for `specs`: empty on meta; random floats and ones (valid ids, full masks) on CPU."""
+    tensors = []
+    for spec in specs:
+        if device == "meta":
+            tensors.append(torch.empty(spec.shape, dtype=spec.dtype, device="meta"))
+        elif spec.dtype.is_floating_point:
+            tensors.append(torch.randn(spec.shape, dtype=spec.dtype))
+        else:
+            tensors.append(torch.ones(spec.shape, dtype=spec.dtype))
+    return ModelInputs(tuple(tensors), {})
+
+
+def with_batch(inputs: ModelInputs, batch: int) -> ModelInputs:
+    """The same inputs with the leading (batch) dimension of every tensor set to `batch`."""
+    if batch < 1:
+        raise UsageError(f"--batch must be 1 or more, got {batch}")
+
+    def resize(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 0 or t.shape[0] == batch:
+            return t
+        shape = (batch, *t.shape[1:])
+        if t.is_meta:
+            return torch.empty(shape, dtype=t.dtype, device="meta")
+        return t[:1].expand(shape).clone()
+
+    return inputs.map_tensors(resize)
+
+
+def parse_target(target: str) -> tuple[Path, str | None]:
+    """'path/model.py:NAME' -> (path, NAME); a bare path -> (path, None)."""
+    path_text, sep, name = target.rpartition(":")
+    if not sep or "/" in name or name.endswith(".py"):
+        path_text, name = target, ""
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise UsageError(f"model target '{target}' must be a Python file, as in model.py or model.py:build_model")
+    if not path.is_file():
+        raise ModelLoadError(f"model file '{path}' not found")
+    return path, (name or None)
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    inputs: ModelInputs
+    name: str
+    input_names: list[str]
+    notes: list[str] = field(default_factory=list)
+    rebuild_real: Callable[[], tuple[nn.Module, ModelInputs]] | None = None
+
+
+@contextlib.contextmanager
+def _on_device(device: str) -> Iterator[None]:
+    if device == "meta":
+        with torch.device("meta"):
+            yield
+    else:
+        yield
+
+
+def _import_file(path: Path, device: str) -> types.ModuleType:
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"_effprof_model_{path.stem}_{digest}_{device}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"cannot import '{path}' as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # lets the model file import its neighbours
+    sys.modules[module_name] = module
+    try:
+        with _on_device(device):
+            spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise ModelLoadError(f"syntax error in '{path}' line {error.lineno}: {error.msg}") from error
+    except Exception as error:
+        raise ModelLoadError(f"importing '{path}' raised {type(error).__name__}: {_first_line(error)}") from error
+    finally:
+        sys.path.remove(folder)
+        sys.modules.pop(module_name, None)
+    return module
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _constructible_without_args(cls: type) -> bool:
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return False
+    return all(
+        p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for name, p in signature.parameters.items()
+        if name != "self"
+    )
+
+
+def _candidates(module: types.ModuleType) -> list[str]:
+    """Names in the file that could be 'the model': instances, and classes defined there."""
+    found = []
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, nn.Module):
+            found.append(name)
+        elif (
+            isinstance(value, type)
+            and issubclass(value, nn.Module)
+            and value.__module__ == module.__name__
+            and _constructible_without_args(value)
+        ):
+            found.append(name)
+    return found
+
+
+def _pick_name(module: types.ModuleType, path: Path, name: str | None) -> str:
+    if name is not None:
+        if not hasattr(module, name):
+            options = _candidates(module) + ([BUILDER_NAME] if hasattr(module, BUILDER_NAME) else [])
+            raise ModelLoadError(
+                f"'{path}' has no '{name}'{did_you_mean(name, options)}"
+                + (f"; it defines {', '.join(options)}" if options else "")
+            )
+        return name
+    if callable(getattr(module, BUILDER_NAME, None)):
+        return BUILDER_NAME
+    candidates = _candidates(module)
+    instances = [n for n in candidates if isinstance(getattr(module, n), nn.Module)]
+    if len(instances) == 1:
+        return instances[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ModelLoadError(
+            f"'{path}' defines no model: add a function {BUILDER_NAME}() returning an nn.Module, "
+            "or an nn.Module class or instance"
+        )
+    raise ModelLoadError(
+        f"'{path}' defines several models ({', '.join(candidates)}): pick one, as in {path}:{candidates[0]}"
+    )
+
+
+def _instantiate(module: types.ModuleType, path: Path, name: str, device: str) -> nn.Module:
+    value = getattr(module, name)
+    if isinstance(value, nn.Module):
+        return value  # made at import time, on the device the file was imported under
+    if not callable(value):
+        raise ModelLoadError(f"'{path}:{name}' is a {type(value).__name__}, not a module, class or function")
+    try:
+        with _on_device(device):
+            built = value()
+    except Exception as error:
+        raise ModelLoadError(f"building '{path}:{name}' raised {type(error).__name__}: {_first_line(error)}") from error
+    if not isinstance(built, nn.Module):
+        raise ModelLoadError(f"'{path}:{name}()' returned a {type(built).__name__}, not an nn.Module")
+    return built
+
+
+def _file_inputs(module: types.ModuleType, path: Path, device: str) -> ModelInputs | None:
+    builder = getattr(module, INPUTS_NAME, None)
+    if not callable(builder):
+        return None
+    try:
+        with _on_device(device):
+            example = builder()
+    except Exception as error:
+        raise ModelLoadError(f"'{path}:{INPUTS_NAME}()' raised {type(error).__name__}: {_first_line(error)}") from error
+    inputs = ModelInputs.from_example(example)
+    if not inputs.tensors():
+        raise ModelLoadError(f"'{path}:{INPUTS_NAME}()' returned no tensors")
+    return inputs
+
+
+def guess_input(model: nn.Module) -> InputSpec | None:
+    """A plausible input for a model whose first weighted layer is a conv, linear or embedding."""
+    for layer in model.modules():
+        if isinstance(layer, nn.Conv2d):
+            return InputSpec((1, layer.in_channels, 224, 224))
+        if isinstance(layer, nn.Conv1d):
+            return InputSpec((1, layer.in_channels, 1024))
+        if isinstance(layer, nn.Conv3d):
+            return InputSpec((1, layer.in_channels, 16, 112, 112))
+        if isinstance(layer, nn.Linear):
+            return InputSpec((1, layer.in_features))
+        if isinstance(layer, nn.Embedding):
+            return InputSpec((1, 128), torch.int64)
+    return None
+
+
+def input_names(inputs: ModelInputs) -> list[str]:
+    names = [f"input{i}" if len(inputs.args) > 1 else "input" for i in range(len(inputs.args))]
+    return names + list(inputs.kwargs)
+
+
+def load_model(target: str, input_specs: list[InputSpec] | None = None, batch: int | None = None) -> LoadedModel:
+    """Import `target`, build its model on meta and its inputs (first found wins: `input_specs`,
+    the file's example_inputs(), a guess from the first layer)."""
+    path, name = parse_target(target)
+    module = _import_file(path, "meta")
+    name = _pick_name(module, path, name)
+    model = _instantiate(module, path, name, "meta")
+    notes: list[str] = []
+
+    def inputs_on(device: str, source_module: types.ModuleType, built: nn.Module) -> ModelInputs:
+        if input_specs:
+            inputs = make_inputs(input_specs, device)
+        else:
+            inputs = _file_inputs(source_module, path, device)
+            if inputs is None:
+                guess = guess_input(built)
+                if guess is None:
+                    raise UsageError(
+                        f"cannot guess the input of '{path}:{name}': pass --input-shape (e.g. -i 1,3,224,224) "
+                        f"or define {INPUTS_NAME}() in the file"
+                    )
+                if device == "meta":
+                    notes.append(f"input shape guessed from the first layer: {guess} (set it with --input-shape)")
+                inputs = make_inputs([guess], device)
+        return with_batch(inputs, batch) if batch is not None else inputs
+
+    inputs = inputs_on("meta", module, model)
+
+    def rebuild_real() -> tuple[nn.Module, ModelInputs]:
+        real_module = _import_file(path, "cpu")
+        real_model = _instantiate(real_module, path, name, "cpu")
+        return real_model, inputs_on("cpu", real_module, real_model)
+
+    return LoadedModel(
+        model=model,
+        inputs=inputs,
+        name=f"{path.name}:{name}",
+        input_names=input_names(inputs),
+        notes=notes,
+        rebuild_real=rebuild_real,
+    )

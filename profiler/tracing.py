@@ -1,0 +1,325 @@
+"""Run a model once under observation and record every aten op it calls.
+
+Two interceptors, both scoped by `with` and gone when the forward returns or raises:
+- forward pre/post hooks on every submodule keep the stack of running modules, so each op is
+  attributed to the innermost one;
+- a TorchDispatchMode sees every aten op, however it was called (`x @ w`, `F.interpolate`, a
+  residual `+`), which module hooks alone never see.
+`F.scaled_dot_product_attention` is caught one level higher, by a TorchFunctionMode, and
+recorded as one kernel: below the dispatcher it is a fused kernel on one backend and a dozen math
+ops on another (meta among them), and the count must not depend on which.
+
+The model runs on the meta device: parameters are swapped for meta tensors with
+`torch.func.functional_call`, so no weights are touched and no arithmetic is done. Only what
+cannot run on meta (`.item()`, data-dependent shapes) falls back to real CPU tensors.
+No costs are computed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
+from torch.utils.weak import WeakTensorKeyDictionary
+
+from .errors import InputMismatchError, MetaUnsupportedError
+from .events import OpEvent, TensorMeta
+
+__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module"]
+
+ATTENTION_PSEUDO_OP = "scaled_dot_product_attention"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Positional and keyword arguments for one forward call."""
+
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_example(cls, example: Any) -> ModelInputs:
+        """A tensor, a tuple/list of positional args, a dict of keyword args, or ModelInputs."""
+        if isinstance(example, ModelInputs):
+            return example
+        if isinstance(example, dict):
+            return cls((), dict(example))
+        if isinstance(example, (tuple, list)):
+            return cls(tuple(example), {})
+        return cls((example,), {})
+
+    def tensors(self) -> list[torch.Tensor]:
+        found: list[torch.Tensor] = []
+        tree_map(lambda v: found.append(v) if isinstance(v, torch.Tensor) else None, (self.args, self.kwargs))
+        return found
+
+    def map_tensors(self, fn) -> ModelInputs:
+        mapped = tree_map(lambda v: fn(v) if isinstance(v, torch.Tensor) else v, (self.args, self.kwargs))
+        return ModelInputs(tuple(mapped[0]), dict(mapped[1]))
+
+
+@dataclass
+class Trace:
+    """What one forward call did: its ops in order, and which modules ran."""
+
+    events: list[OpEvent]
+    module_types: dict[str, str]
+    module_order: list[str]
+    output_shapes: dict[str, tuple[int, ...]]
+    module_calls: Counter
+    device: str  # "meta" or "cpu"
+    notes: list[str] = field(default_factory=list)
+
+
+def is_meta_module(model: nn.Module) -> bool:
+    return any(t.is_meta for t in _state_tensors(model))
+
+
+def _state_tensors(model: nn.Module) -> Iterator[torch.Tensor]:
+    yield from model.parameters()
+    yield from model.buffers()
+
+
+class _Recorder:
+    """Holds the module stack and turns tensors into TensorMeta with stable identity tokens."""
+
+    def __init__(self) -> None:
+        self.events: list[OpEvent] = []
+        self.stack: list[str] = []
+        self.module_order: list[str] = []
+        self.module_calls: Counter = Counter()
+        self.output_shapes: dict[str, tuple[int, ...]] = {}
+        self.input_shapes: dict[str, list[tuple[int, ...]]] = {}
+        self.suppressed = 0
+        # where the forward broke: (module path, aten op, shapes of its tensor arguments)
+        self.failure: tuple[str, str, list[tuple[int, ...]]] | None = None
+        self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._next_token = 0
+
+    def meta_of(self, tensor: torch.Tensor) -> TensorMeta:
+        token = self._tokens.get(tensor)
+        if token is None:
+            token = self._next_token
+            self._next_token += 1
+            self._tokens[tensor] = token
+        return TensorMeta(tuple(tensor.shape), tensor.dtype, token)
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return self.meta_of(value)
+        if isinstance(value, list):
+            return [self.convert(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.convert(v) for v in value)
+        return value
+
+    def record(self, op: str, args: Any, kwargs: dict, out: Any, inplace: bool = False) -> None:
+        outputs = tuple(self.meta_of(t) for t in _flat_tensors(out))
+        self.events.append(
+            OpEvent(
+                op=op,
+                args=self.convert(tuple(args)),
+                kwargs={k: self.convert(v) for k, v in (kwargs or {}).items()},
+                outputs=outputs,
+                module=self.stack[-1] if self.stack else "",
+                inplace=inplace,
+            )
+        )
+
+    def note_failure(self, op: str, args: Any) -> None:
+        if self.failure is None:  # the innermost failing op is seen first
+            shapes = [tuple(t.shape) for t in _flat_tensors(args)]
+            self.failure = (self.stack[-1] if self.stack else "", op, shapes)
+
+    @contextlib.contextmanager
+    def suppress(self) -> Iterator[None]:
+        self.suppressed += 1
+        try:
+            yield
+        finally:
+            self.suppressed -= 1
+
+
+def _flat_tensors(value: Any) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    tree_map(lambda v: found.append(v) if isinstance(v, torch.Tensor) else None, value)
+    return found
+
+
+class _DispatchRecorder(TorchDispatchMode):
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            self.recorder.note_failure(func.overloadpacket.__name__, args)
+            raise
+        if not self.recorder.suppressed:
+            self.recorder.record(func.overloadpacket.__name__, args, kwargs, out, func._schema.is_mutable)
+        return out
+
+
+class _AttentionRecorder(TorchFunctionMode):
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not F.scaled_dot_product_attention or self.recorder.suppressed:
+            return func(*args, **kwargs)
+        with self.recorder.suppress():
+            out = func(*args, **kwargs)
+        self.recorder.record(ATTENTION_PSEUDO_OP, args, kwargs, out)
+        return out
+
+
+@contextlib.contextmanager
+def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[dict[str, str]]:
+    handles = []
+    types: dict[str, str] = {}
+
+    def pre_hook(name: str):
+        def hook(module, args):
+            recorder.stack.append(name)
+            if name not in recorder.module_calls:
+                recorder.module_order.append(name)
+                recorder.input_shapes[name] = [tuple(t.shape) for t in _flat_tensors(args)]
+            recorder.module_calls[name] += 1
+
+        return hook
+
+    def post_hook(name: str):
+        def hook(module, args, output):
+            # always_call=True runs this even when forward raises, so the stack stays balanced
+            if recorder.stack and recorder.stack[-1] == name:
+                recorder.stack.pop()
+            if name not in recorder.output_shapes:
+                tensors = _flat_tensors(output)
+                if tensors:
+                    recorder.output_shapes[name] = tuple(tensors[0].shape)
+
+        return hook
+
+    try:
+        seen: set[int] = set()
+        for name, module in model.named_modules(remove_duplicate=False):
+            if id(module) in seen:
+                continue  # a shared module keeps its first name
+            seen.add(id(module))
+            types[name] = type(module).__name__
+            handles.append(module.register_forward_pre_hook(pre_hook(name)))
+            handles.append(module.register_forward_hook(post_hook(name), always_call=True))
+        yield types
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+# Failures that come from the meta device itself, not from the model or its inputs.
+_META_FAILURE = re.compile(
+    r"meta|data.dependent|item\(\)|Cannot copy out|_local_scalar_dense|nonzero|"
+    r"expected all tensors to be on the same device|is not on the expected device|"
+    r"found at least two devices|Could not run",
+    re.IGNORECASE,
+)
+
+
+def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, state: dict | None) -> None:
+    with _module_hooks(model, recorder), _eval_mode(model), torch.no_grad():
+        with _AttentionRecorder(recorder), _DispatchRecorder(recorder):
+            if state is None:
+                model(*inputs.args, **inputs.kwargs)
+            else:
+                torch.func.functional_call(model, state, inputs.args, inputs.kwargs, strict=False)
+
+
+def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = {}
+    for name, tensor in [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]:
+        state[name] = torch.empty_like(tensor, device="meta")
+    return state
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> InputMismatchError:
+    if recorder.failure is not None:
+        layer, op, shapes = recorder.failure
+        detail = f"aten.{op} failed: {_first_line(error)}"
+    else:  # raised by Python code in forward, not by an op
+        layer, shapes, detail = "", recorder.input_shapes.get("", []), f"{type(error).__name__}: {_first_line(error)}"
+    return InputMismatchError(
+        layer=layer or "(root)",
+        layer_type=types.get(layer, "?"),
+        input_shapes=shapes,
+        detail=detail,
+    )
+
+
+def _attempt(model: nn.Module, inputs: ModelInputs, state: dict | None, device: str) -> Trace:
+    recorder = _Recorder()
+    types: dict[str, str] = {name: type(m).__name__ for name, m in model.named_modules()}
+    try:
+        _run(model, inputs, recorder, state)
+    except Exception as error:  # noqa: BLE001 - classified below, never swallowed
+        if device == "meta" and _META_FAILURE.search(f"{type(error).__name__}: {error}"):
+            raise MetaUnsupportedError(_first_line(error)) from error
+        raise _mismatch(recorder, error, types) from error
+    return Trace(
+        events=recorder.events,
+        module_types=types,
+        module_order=recorder.module_order,
+        output_shapes=recorder.output_shapes,
+        module_calls=recorder.module_calls,
+        device=device,
+    )
+
+
+def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = True) -> Trace:
+    """Record one forward call of `model`, on meta where possible.
+
+    A model already on meta runs as it is. A real model runs with meta stand-ins for its
+    parameters and buffers (the model itself is not touched); if an op cannot run on meta and
+    `allow_real`, the real model runs on its real tensors instead, and the trace says so.
+    Raises MetaUnsupportedError when a meta model cannot run on meta (the caller may rebuild it
+    on CPU), InputMismatchError when the inputs do not fit the model.
+    """
+    meta_inputs = inputs.map_tensors(lambda t: t if t.is_meta else t.to("meta"))
+    if is_meta_module(model):
+        return _attempt(model, meta_inputs, None, "meta")
+    try:
+        return _attempt(model, meta_inputs, _meta_state(model), "meta")
+    except MetaUnsupportedError as error:
+        if not allow_real or any(t.is_meta for t in inputs.tensors()):
+            raise
+        trace = _attempt(model, inputs, None, "cpu")
+        trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
+        return trace
