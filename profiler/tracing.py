@@ -259,10 +259,9 @@ def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, state: dict
 
 
 def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    state: dict[str, torch.Tensor] = {}
-    for name, tensor in [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]:
-        state[name] = torch.empty_like(tensor, device="meta")
-    return state
+    # one entry per tensor: functional_call re-ties shared (tied) weights itself
+    named = [*model.named_parameters(), *model.named_buffers()]
+    return {name: torch.empty_like(tensor, device="meta") for name, tensor in named}
 
 
 def _first_line(error: BaseException) -> str:
@@ -273,7 +272,7 @@ def _first_line(error: BaseException) -> str:
 def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> InputMismatchError:
     if recorder.failure is not None:
         layer, op, shapes = recorder.failure
-        detail = f"aten.{op} failed: {_first_line(error)}"
+        detail = f"aten.{op} failed: {_first_line(error).rstrip('.')}"
     else:  # raised by Python code in forward, not by an op
         layer, shapes, detail = "", recorder.input_shapes.get("", []), f"{type(error).__name__}: {_first_line(error)}"
     return InputMismatchError(
@@ -312,14 +311,18 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
     Raises MetaUnsupportedError when a meta model cannot run on meta (the caller may rebuild it
     on CPU), InputMismatchError when the inputs do not fit the model.
     """
-    meta_inputs = inputs.map_tensors(lambda t: t if t.is_meta else t.to("meta"))
-    if is_meta_module(model):
-        return _attempt(model, meta_inputs, None, "meta")
-    try:
-        return _attempt(model, meta_inputs, _meta_state(model), "meta")
-    except MetaUnsupportedError as error:
-        if not allow_real or any(t.is_meta for t in inputs.tensors()):
-            raise
-        trace = _attempt(model, inputs, None, "cpu")
-        trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
-        return trace
+    # Tensors made under inference mode lack the autograd dispatch keys, so composite ops on them
+    # would reach the dispatcher undecomposed: make every stand-in outside inference mode.
+    with torch.inference_mode(False):
+        meta_inputs = inputs.map_tensors(lambda t: torch.empty_like(t, device="meta"))
+        if is_meta_module(model):
+            return _attempt(model, meta_inputs, None, "meta")
+        try:
+            return _attempt(model, meta_inputs, _meta_state(model), "meta")
+        except MetaUnsupportedError as error:
+            if not allow_real or any(t.is_meta for t in inputs.tensors()):
+                raise
+            real_inputs = inputs.map_tensors(lambda t: t.clone() if t.is_inference() else t)
+            trace = _attempt(model, real_inputs, None, "cpu")
+            trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
+            return trace

@@ -22,7 +22,7 @@ VIEW_OPS = (
     "real", "imag", "resolve_conj", "resolve_neg", "_local_scalar_dense", "item",
     "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "set_",
     "resize_", "_assert_tensor_metadata", "_assert_async", "sym_constrain_range_for_size",
-    "_functional_sym_constrain_range",
+    "_functional_sym_constrain_range", "_linalg_check_errors",
 )
 
 COPY_OPS = (
