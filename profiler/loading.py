@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import importlib.util
 import inspect
+import re
 import sys
 import types
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class InputSpec:
 def parse_input_spec(text: str) -> InputSpec:
     """'1,3,224,224' or '1,128:int64' (also 1x3x224x224)."""
     shape_text, _, dtype_text = text.strip().partition(":")
-    parts = [p for p in shape_text.replace("x", ",").replace(" ", "").split(",") if p != ""]
+    parts = re.split(r"[,x×]", shape_text.replace(" ", ""))
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:

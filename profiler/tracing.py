@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -102,6 +103,7 @@ class _Recorder:
         self.suppressed = 0
         # where the forward broke: (module path, aten op, shapes of its tensor arguments)
         self.failure: tuple[str, str, list[tuple[int, ...]]] | None = None
+        self.raised_in: str | None = None
         self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
         self._next_token = 0
 
@@ -204,7 +206,10 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[dict[str, s
 
     def post_hook(name: str):
         def hook(module, args, output):
-            # always_call=True runs this even when forward raises, so the stack stays balanced
+            # always_call=True runs this even when forward raises, so the stack stays balanced;
+            # the innermost module still on the stack when an exception unwinds is where it broke
+            if sys.exc_info()[0] is not None and recorder.raised_in is None:
+                recorder.raised_in = name
             if recorder.stack and recorder.stack[-1] == name:
                 recorder.stack.pop()
             if name not in recorder.output_shapes:
@@ -273,8 +278,9 @@ def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> I
     if recorder.failure is not None:
         layer, op, shapes = recorder.failure
         detail = f"aten.{op} failed: {_first_line(error).rstrip('.')}"
-    else:  # raised by Python code in forward, not by an op
-        layer, shapes, detail = "", recorder.input_shapes.get("", []), f"{type(error).__name__}: {_first_line(error)}"
+    else:  # raised by Python code in a forward, not by an aten op
+        layer = recorder.raised_in or ""
+        shapes, detail = recorder.input_shapes.get(layer, []), f"{type(error).__name__}: {_first_line(error)}"
     return InputMismatchError(
         layer=layer or "(root)",
         layer_type=types.get(layer, "?"),
