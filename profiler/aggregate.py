@@ -32,8 +32,25 @@ class Kernel:
         return self.event.module
 
 
+class _Traffic:
+    """Derived figures of anything with flops, bytes_read and bytes_written."""
+
+    flops: int
+    bytes_read: int
+    bytes_written: int
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float | None:
+        """Arithmetic intensity in FLOP per byte moved; None when nothing moves."""
+        return self.flops / self.bytes_total if self.bytes_total else None
+
+
 @dataclass(frozen=True)
-class Layer:
+class Layer(_Traffic):
     name: str
     type: str
     conv_kind: str | None
@@ -50,32 +67,15 @@ class Layer:
     def depth(self) -> int:
         return module_depth(self.name)
 
-    @property
-    def bytes_total(self) -> int:
-        return self.bytes_read + self.bytes_written
-
-    @property
-    def intensity(self) -> float | None:
-        """Arithmetic intensity in FLOP per byte moved; None when the layer moves nothing."""
-        return self.flops / self.bytes_total if self.bytes_total else None
-
 
 @dataclass(frozen=True)
-class Totals:
+class Totals(_Traffic):
     params: int
     buffers: int
     macs: int
     flops: int
     bytes_read: int
     bytes_written: int
-
-    @property
-    def bytes_total(self) -> int:
-        return self.bytes_read + self.bytes_written
-
-    @property
-    def intensity(self) -> float | None:
-        return self.flops / self.bytes_total if self.bytes_total else None
 
 
 @dataclass

@@ -31,6 +31,16 @@ def progress(message: str):
     return stderr.status(message, spinner="dots")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"effprof {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
-    """Keeps effprof a group of subcommands even while only one is registered."""
+def _group(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Params, MACs, FLOPs, bytes moved and roofline latency of PyTorch models, per layer."""
