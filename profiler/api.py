@@ -16,6 +16,9 @@ from .tracing import ModelInputs, trace_model
 
 __all__ = ["profile", "profile_loaded"]
 
+# Beyond this a real CPU run (fp32 weights, real arithmetic) is too slow and too big to be a fallback.
+CPU_FALLBACK_MAX_PARAMS = 2_000_000_000
+
 
 def _model_dtype(model: nn.Module) -> torch.dtype:
     for tensor in model.parameters():
@@ -68,8 +71,11 @@ def profile_loaded(loaded: LoadedModel, *, dtype: str | None = None) -> Report:
     try:
         report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name)
     except MetaUnsupportedError as error:
-        if loaded.rebuild_real is None:
-            raise
+        params = sum(t.numel() for t in loaded.model.parameters())
+        if loaded.rebuild_real is None or params > CPU_FALLBACK_MAX_PARAMS:
+            raise error.without_fallback(
+                f"a CPU run of {params / 1e9:.1f}B params is too large to fall back to" if loaded.rebuild_real else "no way to rebuild it on the CPU"
+            ) from error
         model, inputs = loaded.rebuild_real()
         report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True)
         report.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")

@@ -39,11 +39,21 @@ class SpecError(EffprofError):
 
 
 class MetaUnsupportedError(EffprofError):
-    """An op of the model cannot run on the meta device (data-dependent shapes, `.item()`)."""
+    """The forward failed on the meta device: an op that needs data (`.item()`, data-dependent
+    shapes, a stricter meta kernel), or inputs that do not fit. Only a run on real tensors tells
+    which; `mismatch` is the error to report when that run is not possible."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, mismatch: "InputMismatchError | None" = None, clearly_meta: bool = True) -> None:
         super().__init__(f"the model cannot run on the meta device: {reason}")
         self.reason = reason
+        self.mismatch = mismatch
+        self.clearly_meta = clearly_meta
+
+    def without_fallback(self, why: str) -> EffprofError:
+        """The error to raise when the real-tensor run is not possible."""
+        if self.clearly_meta or self.mismatch is None:
+            return EffprofError(f"{self} ({why})")
+        return self.mismatch
 
 
 class InputMismatchError(EffprofError):

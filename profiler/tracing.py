@@ -295,9 +295,14 @@ def _attempt(model: nn.Module, inputs: ModelInputs, state: dict | None, device: 
     try:
         _run(model, inputs, recorder, state)
     except Exception as error:  # noqa: BLE001 - classified below, never swallowed
-        if device == "meta" and _META_FAILURE.search(f"{type(error).__name__}: {error}"):
-            raise MetaUnsupportedError(_first_line(error)) from error
-        raise _mismatch(recorder, error, types) from error
+        mismatch = _mismatch(recorder, error, types)
+        if device == "meta":
+            # a meta kernel may be stricter than the CPU one (aten._grouped_mm wants bf16 on meta):
+            # any meta failure earns a real-tensor run, which tells a meta limit from bad inputs
+            failed_op = f"aten.{recorder.failure[1]}: " if recorder.failure else ""
+            clearly_meta = bool(_META_FAILURE.search(f"{type(error).__name__}: {error}"))
+            raise MetaUnsupportedError(f"{failed_op}{_first_line(error)}", mismatch, clearly_meta) from error
+        raise mismatch from error
     return Trace(
         events=recorder.events,
         module_types=types,
@@ -314,8 +319,8 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
     A model already on meta runs as it is. A real model runs with meta stand-ins for its
     parameters and buffers (the model itself is not touched); if an op cannot run on meta and
     `allow_real`, the real model runs on its real tensors instead, and the trace says so.
-    Raises MetaUnsupportedError when a meta model cannot run on meta (the caller may rebuild it
-    on CPU), InputMismatchError when the inputs do not fit the model.
+    Raises MetaUnsupportedError when a meta model fails on meta (the caller may rebuild it on
+    CPU to tell a meta limit from bad inputs), InputMismatchError when the inputs do not fit.
     """
     # Tensors made under inference mode lack the autograd dispatch keys, so composite ops on them
     # would reach the dispatcher undecomposed: make every stand-in outside inference mode.
@@ -326,8 +331,10 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
         try:
             return _attempt(model, meta_inputs, _meta_state(model), "meta")
         except MetaUnsupportedError as error:
-            if not allow_real or any(t.is_meta for t in inputs.tensors()):
+            if not allow_real:
                 raise
+            if any(t.is_meta for t in inputs.tensors()):
+                raise error.without_fallback("the inputs are meta tensors, so there is no real run to fall back to") from error
             real_inputs = inputs.map_tensors(lambda t: t.clone() if t.is_inference() else t)
             trace = _attempt(model, real_inputs, None, "cpu")
             trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")

@@ -205,3 +205,13 @@ def test_unknown_op_is_reported_not_counted():
     t = profile(Lambda(lambda x: torch.linalg.inv(x)), meta(3, 3))
     assert t.unsupported_ops == {"aten.linalg_inv_ex": 1}
     assert t.unsupported_by_module == {"": {"aten.linalg_inv_ex": 1}}
+
+
+def test_grouped_mm_of_mixture_of_experts():
+    # 16 tokens routed over 4 experts (offsets), K=64 -> N=32: 16*64*32 MACs whatever the split.
+    # The meta kernel only takes bf16, so effprof falls back to the real CPU run and says so.
+    a, b = torch.randn(16, 64), torch.randn(4, 64, 32)
+    offs = torch.tensor([4, 8, 12, 16], dtype=torch.int32)
+    report = profile(Lambda(lambda a, b, o: torch._grouped_mm(a, b, offs=o)), (a, b, offs))
+    assert report.totals.macs == 16 * 64 * 32
+    assert report.device == "cpu" and "aten._grouped_mm" in report.notes[0]

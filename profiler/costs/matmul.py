@@ -83,3 +83,11 @@ def dot_cost(event: OpEvent) -> OpCost:
     return _gemm(event, event.args[0].numel)
 
 
+
+
+@register("_grouped_mm")
+def grouped_mm_cost(event: OpEvent) -> OpCost:
+    # Mixture-of-experts GEMMs: whichever operand is split into groups (tokens per expert along
+    # M, or K for weight gradients), every element of `a` meets one column block of width N.
+    a, b = event.args[0], event.args[1]
+    return _gemm(event, a.numel * b.shape[-1])

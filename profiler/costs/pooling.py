@@ -34,7 +34,7 @@ UPSAMPLE_FLOPS_PER_OUTPUT = {
 REDUCTION_OPS = (
     "sum", "mean", "nansum", "nanmean", "prod", "amax", "amin", "aminmax", "max", "min",
     "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
-    "linalg_vector_norm", "cumsum", "cumprod", "any", "all", "count_nonzero",
+    "linalg_vector_norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "histc", "bincount",
     "_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
 )
