@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -9,9 +10,11 @@ from torch import nn
 
 from .aggregate import aggregate
 from .dtypes import dtype_name, parse_dtype
-from .errors import MetaUnsupportedError
+from .errors import MetaUnsupportedError, UsageError
+from .hardware import HardwareSpec, load_spec
 from .loading import LoadedModel, input_names, with_batch
 from .report import InputInfo, Report
+from .roofline import estimate
 from .tracing import ModelInputs, trace_model
 
 __all__ = ["profile", "profile_loaded"]
@@ -35,14 +38,20 @@ def profile(
     batch: int | None = None,
     name: str | None = None,
     allow_real: bool = True,
+    hardware: str | Path | HardwareSpec | None = None,
+    fuse: bool = False,
 ) -> Report:
     """Count params, MACs, FLOPs and bytes of one forward call of `model`, per layer.
 
     `example_inputs`: a tensor, a tuple of positional args, or a dict of keyword args (real or
     meta tensors; only their shapes and dtypes matter). `dtype` ('fp16', torch.bfloat16, ...)
-    prices every floating tensor at that element size; the default is the model's own dtype.
-    `batch` replaces the leading dimension of every input. The model is left as it was found.
+    prices every floating tensor at that element size; the default is the model's own dtype
+    ('tf32' stores fp32 and uses the matrix engine's tf32 peak). `batch` replaces the leading
+    dimension of every input. `hardware` (a bundled name such as 'a4000', a path to a YAML spec,
+    or a HardwareSpec) adds a roofline latency estimate in `report.estimate`; `fuse` models
+    TensorRT-style conv/linear + BN + activation fusion in it. The model is left as it was found.
     """
+    spec = _spec(hardware, fuse)
     inputs = ModelInputs.from_example(example_inputs)
     if batch is not None:
         inputs = with_batch(inputs, batch)
@@ -50,7 +59,7 @@ def profile(
     profile_dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
     result = aggregate(trace, model, profile_dtype)
     names = input_names(inputs)
-    return Report(
+    report = Report(
         model=name or type(model).__name__,
         inputs=[InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in zip(names, inputs.tensors())],
         dtype=dtype if isinstance(dtype, str) and dtype.lower() == "tf32" else dtype_name(profile_dtype or _model_dtype(model)),
@@ -64,12 +73,39 @@ def profile(
         module_types=trace.module_types,
         output_shapes=trace.output_shapes,
     )
+    if spec is not None:
+        report.estimate = estimate(
+            result.kernels, result.layers, spec, dtype=report.dtype, batch=_batch_of(inputs), fuse=fuse
+        )
+        report.notes.extend(report.estimate.notes)
+    return report
 
 
-def profile_loaded(loaded: LoadedModel, *, dtype: str | None = None) -> Report:
+def _spec(hardware: str | Path | HardwareSpec | None, fuse: bool) -> HardwareSpec | None:
+    if hardware is None:
+        if fuse:
+            raise UsageError("--fuse changes only the latency estimate: give a device too, e.g. --hw a4000")
+        return None
+    return load_spec(hardware)  # before tracing, so that a bad spec fails fast
+
+
+def _batch_of(inputs: ModelInputs) -> int:
+    """The leading dimension of the first input: what throughput (inferences/s) counts."""
+    tensors = inputs.tensors()
+    return int(tensors[0].shape[0]) if tensors and tensors[0].dim() > 0 else 1
+
+
+def profile_loaded(
+    loaded: LoadedModel,
+    *,
+    dtype: str | None = None,
+    hardware: str | Path | HardwareSpec | None = None,
+    fuse: bool = False,
+) -> Report:
     """Profile a model from `loading.load_model`, rebuilding it on the CPU if meta cannot run it."""
+    spec = _spec(hardware, fuse)
     try:
-        report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name)
+        report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name, hardware=spec, fuse=fuse)
     except MetaUnsupportedError as error:
         params = sum(t.numel() for t in loaded.model.parameters())
         if loaded.rebuild_real is None or params > CPU_FALLBACK_MAX_PARAMS:
@@ -77,7 +113,7 @@ def profile_loaded(loaded: LoadedModel, *, dtype: str | None = None) -> Report:
                 f"a CPU run of {params / 1e9:.1f}B params is too large to fall back to" if loaded.rebuild_real else "no way to rebuild it on the CPU"
             ) from error
         model, inputs = loaded.rebuild_real()
-        report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True)
+        report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True, hardware=spec, fuse=fuse)
         report.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
     report.notes[:0] = loaded.notes
     return report

@@ -57,6 +57,9 @@ def to_markdown(report: Report, rows: list[Layer]) -> str:
     t = report.totals
     lines += ["", f"**Total**: {si(t.params)} params, {si(t.macs)} MACs, {si(t.flops)} FLOPs, "
               f"{format_bytes(t.bytes_total)} moved"]
+    if report.estimate is not None:
+        lines += ["", "**Estimate**", ""]
+        lines += [f"- {label}: {value}" for label, value in report.estimate.summary_rows()]
     if report.unsupported_ops:
         lines.append("")
         lines.append("Unsupported ops (not counted): " + ", ".join(f"`{op}` ×{n}" for op, n in report.unsupported_ops.items()))

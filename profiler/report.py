@@ -8,9 +8,12 @@ from typing import Any
 from .aggregate import Kernel, Layer, Totals, module_depth
 from .errors import UsageError, did_you_mean
 
-__all__ = ["Report", "InputInfo", "SCHEMA_VERSION", "SORT_KEYS", "fold_layers", "top_layers"]
+__all__ = ["Report", "InputInfo", "SCHEMA_VERSION", "SORT_KEYS", "LATENCY_SORT", "fold_layers", "top_layers"]
 
 SCHEMA_VERSION = 1
+
+# sorts by the roofline estimate's latency (needs hardware), apart from SORT_KEYS' plain counts
+LATENCY_SORT = "latency"
 
 SORT_KEYS = {
     "macs": lambda layer: layer.macs,
@@ -53,6 +56,12 @@ class Report:
     def rows(self, depth: int | None = None, sort: str | None = None, top: int | None = None) -> list[Layer]:
         """Table rows: layers folded to `depth`, sorted by `sort`, cut to `top`."""
         layers = self.layers if depth is None else fold_layers(self.layers, depth, self.module_types, self.output_shapes)
+        if sort == LATENCY_SORT:
+            if self.estimate is None:
+                raise UsageError("--sort latency needs a latency estimate: add --hw, e.g. --hw a4000")
+            latency = self.estimate.layer_fields(layers)
+            layers = sorted(layers, key=lambda layer: latency[layer.name]["latency_s"], reverse=True)
+            sort = None
         return top_layers(layers, sort, top)
 
     def to_dict(self) -> dict[str, Any]:

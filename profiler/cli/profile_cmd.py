@@ -10,10 +10,12 @@ import typer
 from ..api import profile_loaded
 from ..errors import UsageError
 from ..export import FORMATS, export
+from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
+from ..plot import check_plot_path, plot_roofline
 from ..render import render_report
-from ..report import SORT_KEYS
-from .app import app, progress, stdout
+from ..report import LATENCY_SORT, SORT_KEYS
+from .app import app, progress, stderr, stdout
 
 
 def write_output(text: str, output: Optional[Path]) -> None:
@@ -31,21 +33,33 @@ def profile_command(
     target: str = typer.Argument(..., metavar="MODEL.py[:NAME]", help="Model file; NAME picks a module, class or builder function."),
     input_shape: Optional[List[str]] = typer.Option(None, "--input-shape", "-i", help="Input shape, e.g. 1,3,224,224 or 1,128:int64; repeat for several inputs."),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Fold modules deeper than N into their ancestor."),
-    sort: Optional[str] = typer.Option(None, "--sort", "-s", help=f"Sort rows by {'|'.join(SORT_KEYS)} (heaviest first)."),
+    sort: Optional[str] = typer.Option(None, "--sort", "-s", help=f"Sort rows by {'|'.join([*SORT_KEYS, LATENCY_SORT])} (heaviest first; latency needs --hw)."),
     top: Optional[int] = typer.Option(None, "--top", "-k", help="Show only the K heaviest rows."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|fp16|bf16|int8 (default: the model's dtype)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|tf32|fp16|bf16|int8 (default: the model's dtype); with --hw also picks the peak."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch (first) dimension of every input."),
     fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(FORMATS)}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
+    hw: Optional[str] = typer.Option(None, "--hw", help="Estimate latency on a device: a bundled spec (see `effprof hw list`) or a YAML path."),
+    fuse: bool = typer.Option(False, "--fuse", help="With --hw: model TensorRT-style conv/linear+BN+activation fusion (default: eager, one kernel per op)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="With --hw: draw the roofline to FILE.png or FILE.svg (needs matplotlib)."),
 ) -> None:
-    """Profile one model: per-layer params, MACs, FLOPs and bytes moved."""
+    """Profile one model: per-layer params, MACs, FLOPs, bytes moved and, with --hw, latency."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
+    if (fuse or plot is not None) and hw is None:
+        raise UsageError(f"{'--fuse' if fuse else '--plot'} needs a device to estimate on: add --hw, e.g. --hw a4000")
+    if plot is not None:
+        check_plot_path(plot)
+    spec = load_spec(hw) if hw is not None else None  # a bad --hw fails before the slow trace
     specs = [parse_input_spec(text) for text in input_shape or []]
     with progress(f"Building {target} on the meta device…"):
         loaded = load_model(target, specs, batch)
     with progress(f"Tracing {loaded.name}…"):
-        report = profile_loaded(loaded, dtype=dtype)
+        report = profile_loaded(loaded, dtype=dtype, hardware=spec, fuse=fuse)
+    if plot is not None:
+        with progress(f"Drawing {plot}…"):
+            plot_roofline(report, plot)
+        stderr.print(f"wrote {plot}")
     rows = report.rows(depth=depth, sort=sort, top=top)
     if fmt == "table":
         if output is not None:

@@ -1,0 +1,415 @@
+"""Hardware specs: YAML files validated into typed, frozen dataclasses at the edge.
+
+A spec holds what the roofline needs (memory bandwidth, peak throughput per dtype for the matrix
+engine and for the vector units, achievable efficiencies, launch overhead) and cache sizes for
+the reader, each number with the source it came from. Units live in the key names and numbers
+are human-sized (`448`, not `448e9`: PyYAML reads `448e9` as a string). Specs ship inside the
+package as `profiler._configs/hardware/*.yaml` (the top-level `configs/` directory of the source
+tree); `load_spec` takes one of those names or a path to a user's file. docs/roofline.md shows a
+fully annotated spec.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .dtypes import PROFILE_DTYPES
+from .errors import SpecError, did_you_mean
+
+__all__ = [
+    "Sourced",
+    "Unit",
+    "Cache",
+    "BandwidthTier",
+    "KernelFamily",
+    "HardwareSpec",
+    "DEVICE_KINDS",
+    "CACHE_SCOPES",
+    "load_spec",
+    "parse_spec",
+    "bundled_specs",
+    "bundled_names",
+]
+
+DEVICE_KINDS = ("gpu", "cpu")
+CACHE_SCOPES = ("core", "sm", "cluster", "device")
+
+_TOP_FIELDS = {
+    "name", "description", "kind", "memory_bandwidth_gb_per_s", "matrix_engine", "vector_units",
+    "efficiency", "launch_overhead_us", "caches",
+    # optional refinements, written by `effprof calibrate` (docs/accuracy.md)
+    "cache_bandwidth_gb_per_s", "kernel_families",
+}
+_REQUIRED_TOP = ("description", "kind", "memory_bandwidth_gb_per_s", "vector_units", "efficiency", "launch_overhead_us")
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """One number and where it came from (datasheet, whitepaper, derivation or measurement)."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A group of execution units (tensor cores, AMX, CUDA cores, NEON) and its dense peaks.
+
+    `peak_tflop_per_s` maps a dtype (fp32, tf32, fp16, bf16, int8) to tera-operations per second;
+    for int8 that is TOPS (one multiply-accumulate = 2 ops, as FLOPs count it). A dtype the unit
+    cannot compute is absent.
+    """
+
+    name: str
+    peak_tflop_per_s: Mapping[str, Sourced]
+
+    def peak(self, dtype: str) -> Sourced | None:
+        return self.peak_tflop_per_s.get(dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Cache:
+    name: str  # l1, l2, l3, ...
+    size_kib: float
+    per: str  # one of CACHE_SCOPES: the unit that owns one copy
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BandwidthTier:
+    """Bandwidth for kernels whose bytes (read + written) fit in `working_set_kib`: data a cache holds."""
+
+    working_set_kib: float
+    gb_per_s: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class KernelFamily:
+    """How one kind of kernel fares against the roofline on this device, measured on a probe kernel:
+    its roofline time is divided by `efficiency` and `overhead_us` replaces the launch overhead.
+    Keys: a cost family ('pool'), 'family.conv_kind' ('conv.depthwise') or 'family.aten_op'."""
+
+    key: str
+    efficiency: float
+    overhead_us: float
+    source: str
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    name: str
+    description: str
+    kind: str
+    memory_bandwidth_gb_per_s: Sourced
+    vector_units: Unit
+    compute_efficiency: Sourced
+    memory_efficiency: Sourced
+    launch_overhead_us: Sourced
+    matrix_engine: Unit | None = None
+    caches: tuple[Cache, ...] = ()
+    cache_bandwidth: tuple[BandwidthTier, ...] = ()  # ascending working sets, non-increasing bandwidth
+    kernel_families: Mapping[str, KernelFamily] = field(default_factory=dict)
+    path: str = field(default="", compare=False)
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return self.memory_bandwidth_gb_per_s.value * 1e9
+
+    @property
+    def launch_overhead_s(self) -> float:
+        return self.launch_overhead_us.value * 1e-6
+
+    def bandwidth_gb_per_s_for(self, nbytes: float) -> float:
+        """The bandwidth a kernel moving `nbytes` sees: the first cache tier it fits in, else memory's."""
+        for tier in self.cache_bandwidth:
+            if nbytes <= tier.working_set_kib * 1024:
+                return tier.gb_per_s
+        return self.memory_bandwidth_gb_per_s.value
+
+    def kernel_family(self, keys: tuple[str, ...]) -> KernelFamily | None:
+        """The first of `keys` (most specific first) that the spec calibrated, if any."""
+        for key in keys:
+            if key in self.kernel_families:
+                return self.kernel_families[key]
+        return None
+
+    def units(self) -> dict[str, Unit]:
+        """{'matrix': ..., 'vector': ...}, the matrix engine only when the device has one."""
+        found = {"vector": self.vector_units}
+        if self.matrix_engine is not None:
+            found = {"matrix": self.matrix_engine, **found}
+        return found
+
+    def sources(self) -> dict[str, str]:
+        """Every number's source, keyed by its dotted field path."""
+        found = {
+            "memory_bandwidth_gb_per_s": self.memory_bandwidth_gb_per_s.source,
+            "efficiency.compute": self.compute_efficiency.source,
+            "efficiency.memory": self.memory_efficiency.source,
+            "launch_overhead_us": self.launch_overhead_us.source,
+        }
+        for key, unit in (("matrix_engine", self.matrix_engine), ("vector_units", self.vector_units)):
+            if unit is not None:
+                for dtype, peak in unit.peak_tflop_per_s.items():
+                    found[f"{key}.peak_tflop_per_s.{dtype}"] = peak.source
+        for cache in self.caches:
+            found[f"caches.{cache.name}"] = cache.source
+        for tier in self.cache_bandwidth:
+            found[f"cache_bandwidth_gb_per_s.{tier.working_set_kib:g}"] = tier.source
+        for key, family in self.kernel_families.items():
+            found[f"kernel_families.{key}"] = family.source
+        return found
+
+
+# ---------------------------------------------------------------------------------------- parsing
+
+
+class _Checker:
+    """Validates one parsed YAML document; every error names the file and the dotted field."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, where: str, expected: str, got: Any = None, *, show_got: bool = True) -> SpecError:
+        got_text = f", got {_describe(got)}" if show_got else ""
+        return SpecError(f"{self.origin}: field '{where}': expected {expected}{got_text}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str] | None = None, required: tuple[str, ...] = ()) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, "a mapping of fields", value)
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(where, "field names that are strings", key)
+            if allowed is not None and key not in allowed:
+                hint = did_you_mean(key, allowed) or f" (known fields: {', '.join(sorted(allowed))})"
+                raise SpecError(f"{self.origin}: unknown field '{_join(where, key)}'{hint}")
+        for key in required:
+            if key not in value or value[key] is None:
+                raise SpecError(f"{self.origin}: missing field '{_join(where, key)}'")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "a non-empty string", value)
+        return value.strip()
+
+    def number(self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None) -> float:
+        if isinstance(value, str):
+            hint = " (write plain numbers in the unit of the field, e.g. 448 for 448 GB/s: PyYAML reads 448e9 as text)"
+            raise SpecError(f"{self.origin}: field '{where}': expected a number in {unit}, got the string {value!r}{hint}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(where, f"a number in {unit}", value)
+        if positive and value <= 0:
+            raise self.fail(where, f"a positive number in {unit}", value)
+        if not positive and value < 0:
+            raise self.fail(where, f"a number >= 0 in {unit}", value)
+        if at_most is not None and value > at_most:
+            raise self.fail(where, f"a number in {unit} of at most {at_most:g}", value)
+        return float(value)
+
+    def sourced(self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None) -> Sourced:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"{{value: <number in {unit}>, source: \"...\"}}", value)
+        self.mapping(value, where, {"value", "source"}, ("value", "source"))
+        number = self.number(value["value"], f"{where}.value", unit, positive=positive, at_most=at_most)
+        return Sourced(number, self.text(value["source"], f"{where}.source"))
+
+    def unit(self, value: Any, where: str) -> Unit:
+        self.mapping(value, where, {"name", "peak_tflop_per_s"}, ("name", "peak_tflop_per_s"))
+        peaks_where = f"{where}.peak_tflop_per_s"
+        peaks = self.mapping(value["peak_tflop_per_s"], peaks_where, set(PROFILE_DTYPES))
+        if not peaks:
+            raise self.fail(peaks_where, f"at least one of {', '.join(PROFILE_DTYPES)}", show_got=False)
+        return Unit(
+            name=self.text(value["name"], f"{where}.name"),
+            peak_tflop_per_s={
+                dtype: self.sourced(peaks[dtype], f"{peaks_where}.{dtype}", "TFLOP/s (TOPS for int8)")
+                for dtype in PROFILE_DTYPES
+                if dtype in peaks
+            },
+        )
+
+    def cache(self, name: str, value: Any, where: str) -> Cache:
+        self.mapping(value, where, {"size_kib", "per", "source"}, ("size_kib", "per", "source"))
+        per = value["per"]
+        if per not in CACHE_SCOPES:
+            raise self.fail(f"{where}.per", f"one of {', '.join(CACHE_SCOPES)}", per)
+        return Cache(
+            name=name,
+            size_kib=self.number(value["size_kib"], f"{where}.size_kib", "KiB"),
+            per=per,
+            source=self.text(value["source"], f"{where}.source"),
+        )
+
+
+    def tiers(self, value: Any, where: str) -> tuple[BandwidthTier, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "a list of {working_set_kib: <KiB>, value: <GB/s>, source: \"...\"}", value)
+        tiers = []
+        for index, item in enumerate(value):
+            at = f"{where}[{index}]"
+            self.mapping(item, at, {"working_set_kib", "value", "source"}, ("working_set_kib", "value", "source"))
+            tiers.append(BandwidthTier(
+                working_set_kib=self.number(item["working_set_kib"], f"{at}.working_set_kib", "KiB"),
+                gb_per_s=self.number(item["value"], f"{at}.value", "GB/s"),
+                source=self.text(item["source"], f"{at}.source"),
+            ))
+        for before, after in zip(tiers, tiers[1:]):
+            # a larger working set may never be faster: the latency of a kernel must grow with its bytes
+            if after.working_set_kib <= before.working_set_kib or after.gb_per_s > before.gb_per_s:
+                raise self.fail(where, "tiers in ascending working_set_kib with non-increasing value", show_got=False)
+        return tuple(tiers)
+
+    def families(self, value: Any, where: str) -> dict[str, KernelFamily]:
+        found = {}
+        for key, item in self.mapping(value, where).items():
+            at = f"{where}.{key}"
+            self.mapping(item, at, {"efficiency", "overhead_us", "source"}, ("efficiency", "overhead_us", "source"))
+            found[key] = KernelFamily(
+                key=key,
+                efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the roofline", at_most=10.0),
+                overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False),
+                source=self.text(item["source"], f"{at}.source"),
+            )
+        return found
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return repr(value)
+
+
+def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
+    """Validate one parsed YAML document (`origin` names it in errors) into a HardwareSpec."""
+    check = _Checker(origin)
+    if data is None:
+        raise SpecError(f"{origin}: the file is empty; expected a hardware spec (see docs/roofline.md)")
+    top = check.mapping(data, "", _TOP_FIELDS, _REQUIRED_TOP)
+    name = check.text(top["name"], "name") if "name" in top else default_name
+    if not name:
+        raise SpecError(f"{origin}: missing field 'name'")
+    kind = top["kind"]
+    if kind not in DEVICE_KINDS:
+        raise check.fail("kind", f"one of {', '.join(DEVICE_KINDS)}", kind)
+    efficiency = check.mapping(top["efficiency"], "efficiency", {"compute", "memory"}, ("compute", "memory"))
+    vector = check.unit(top["vector_units"], "vector_units")
+    if "fp32" not in vector.peak_tflop_per_s:
+        # fp32 is the vector units' fallback for any dtype they do not list (widened in registers)
+        raise SpecError(f"{origin}: missing field 'vector_units.peak_tflop_per_s.fp32'")
+    matrix = top.get("matrix_engine")
+    caches = top.get("caches") or {}
+    check.mapping(caches, "caches")
+    return HardwareSpec(
+        name=name,
+        description=check.text(top["description"], "description"),
+        kind=kind,
+        memory_bandwidth_gb_per_s=check.sourced(top["memory_bandwidth_gb_per_s"], "memory_bandwidth_gb_per_s", "GB/s"),
+        vector_units=vector,
+        matrix_engine=check.unit(matrix, "matrix_engine") if matrix is not None else None,
+        compute_efficiency=check.sourced(efficiency["compute"], "efficiency.compute", "a fraction of peak", at_most=1.0),
+        memory_efficiency=check.sourced(efficiency["memory"], "efficiency.memory", "a fraction of peak", at_most=1.0),
+        launch_overhead_us=check.sourced(top["launch_overhead_us"], "launch_overhead_us", "µs", positive=False),
+        caches=tuple(check.cache(str(key), value, f"caches.{key}") for key, value in caches.items()),
+        cache_bandwidth=check.tiers(top["cache_bandwidth_gb_per_s"], "cache_bandwidth_gb_per_s")
+        if top.get("cache_bandwidth_gb_per_s") is not None else (),
+        kernel_families=check.families(top["kernel_families"], "kernel_families")
+        if top.get("kernel_families") is not None else {},
+        path=origin,
+    )
+
+
+def _parse_text(text: str, origin: str, default_name: str) -> HardwareSpec:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"{origin}: not valid YAML{where}: {problem}") from None
+    return parse_spec(data, origin, default_name)
+
+
+def _read_file(path: Path, origin: str, default_name: str) -> HardwareSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"hardware spec file '{origin}' not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read hardware spec file '{origin}': {error}") from None
+    return _parse_text(text, origin, default_name)
+
+
+# ---------------------------------------------------------------------------------------- bundled
+
+
+def _bundled_dir():
+    """The directory holding the bundled YAML files, installed or in a source checkout."""
+    from importlib.resources import files
+
+    try:
+        return files("profiler._configs").joinpath("hardware")
+    except ModuleNotFoundError:
+        # an editable install made before configs/ was mapped into the package
+        return Path(__file__).resolve().parent.parent / "configs" / "hardware"
+
+
+def _bundled_files() -> dict[str, Any]:
+    folder = _bundled_dir()
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith((".yaml", ".yml")) and entry.is_file():
+            found[entry.name.rsplit(".", 1)[0]] = entry
+    return dict(sorted(found.items()))
+
+
+def bundled_names() -> list[str]:
+    return list(_bundled_files())
+
+
+def bundled_specs() -> list[HardwareSpec]:
+    """Every spec shipped with effprof, sorted by name."""
+    return [_load_bundled(name, entry) for name, entry in _bundled_files().items()]
+
+
+def _load_bundled(name: str, entry: Any) -> HardwareSpec:
+    return _parse_text(entry.read_text(encoding="utf-8"), f"configs/hardware/{entry.name}", name)
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+
+
+def load_spec(name_or_path: str | Path | HardwareSpec) -> HardwareSpec:
+    """A bundled spec by name (`a4000`), a user's YAML file by path, or a spec object as is."""
+    if isinstance(name_or_path, HardwareSpec):
+        return name_or_path
+    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
+        path = Path(name_or_path)
+        return _read_file(path, str(name_or_path), path.stem)
+    key = str(name_or_path).strip().lower()
+    files = _bundled_files()
+    if key in files:
+        return _load_bundled(key, files[key])
+    if Path(key).is_file():  # a file in the current directory named without an extension
+        return _read_file(Path(key), key, Path(key).stem)
+    raise SpecError(
+        f"unknown hardware '{name_or_path}'{did_you_mean(key, files)}; bundled specs: {', '.join(files)}; "
+        "or pass a path to a YAML spec (see docs/roofline.md)"
+    )

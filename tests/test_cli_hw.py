@@ -1,0 +1,133 @@
+"""`effprof hw list|show` and the profile command's --hw, --fuse and --plot: exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from profiler.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ("a100", "a4000", "cortex-a76", "h100", "h200", "orin-nano", "t4", "xeon-8480")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_hw_list_shows_every_spec_with_ridge_points(capsys):
+    code, out, _ = run(capsys, "hw", "list")
+    assert code == 0
+    for name in BUNDLED:
+        assert name in out
+    assert "ridge point" in out
+    assert "76.68 / 171" in out  # a4000 fp16 tensor cores: 76.68e12 / 448e9 = 171 FLOP/B
+
+
+def test_hw_list_json(capsys):
+    code, out, _ = run(capsys, "hw", "list", "--json")
+    assert code == 0
+    specs = {s["name"]: s for s in json.loads(out)}
+    assert set(specs) == set(BUNDLED)
+    assert specs["t4"]["memory_bandwidth_gb_per_s"] == 320
+    assert specs["t4"]["ridge_points"]["matrix"]["fp16"] == pytest.approx(65e12 / 320e9, rel=1e-12)
+
+
+def test_hw_show_prints_every_number_with_its_source(capsys):
+    code, out, _ = run(capsys, "hw", "show", "t4")
+    assert code == 0
+    assert "320 GB/s" in out and "NVIDIA T4 datasheet" in out
+    assert "Turing tensor cores" in out and "L2" in out.upper()
+
+
+def test_hw_show_unknown_name_suggests_the_closest(capsys):
+    code, _, err = run(capsys, "hw", "show", "t5")
+    assert code == 2
+    assert "unknown hardware 't5' (did you mean 't4'?)" in err
+    assert "a4000" in err
+
+
+def test_hw_show_validates_a_user_file(capsys, tmp_path):
+    path = tmp_path / "board.yaml"
+    text = (ROOT / "configs" / "hardware" / "t4.yaml").read_text()
+    path.write_text(text.replace("value: 320\n", "value: -320\n"))
+    code, _, err = run(capsys, "hw", "show", str(path))
+    assert code == 2
+    assert f"{path}: field 'memory_bandwidth_gb_per_s.value': expected a positive number in GB/s, got -320" in err
+    assert err.count("\n") == 1  # one line
+
+
+def test_profile_with_hw_marks_every_depthwise_conv_memory_bound(capsys):
+    code, out, _ = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    depthwise = [layer for layer in data["layers"] if layer["conv_kind"] == "depthwise"]
+    assert len(depthwise) == 13 and all(layer["bound"] == "memory" for layer in depthwise)
+    assert data["hardware"]["name"] == "a4000"
+    assert {"latency_s", "throughput_per_s", "memory_bound_fraction"} <= set(data["totals"])
+
+
+def test_profile_table_has_the_estimate_columns(capsys):
+    code, out, _ = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--depth", "1", "--fuse")
+    assert code == 0
+    for word in ("Latency", "Share", "Bound", "Est. latency", "fused (--fuse)", "Memory-bound"):
+        assert word in out
+
+
+def test_profile_unknown_hw_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "examples/mobilenet_v1.py", "--hw", "a400")
+    assert code == 2
+    assert "did you mean 'a4000'" in err
+
+
+@pytest.mark.parametrize("flag", [["--fuse"], ["--plot", "x.png"]])
+def test_fuse_and_plot_need_hw(capsys, flag):
+    code, _, err = run(capsys, "examples/mobilenet_v1.py", *flag)
+    assert code == 2
+    assert "--hw" in err
+
+
+def test_plot_writes_an_image(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "roofline.svg"
+    code, _, _ = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--plot", str(target), "--format", "json")
+    assert code == 0
+    text = target.read_text()
+    assert text.lstrip().startswith("<?xml") and "features.1.pw.1" in text  # the heaviest layers are labelled
+
+
+def test_plot_with_an_unknown_suffix(capsys, tmp_path):
+    code, _, err = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--plot", str(tmp_path / "r.jpg"))
+    assert code == 2
+    assert "end the name in .png, .svg, .pdf" in err
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    code, _, err = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--plot", str(tmp_path / "r.png"))
+    assert code == 2
+    assert "pip install 'effprof[plot]'" in err
+
+
+def test_sort_by_latency(capsys):
+    import csv
+    import io
+
+    code, out, _ = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--sort", "latency", "--top", "4", "-f", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    latencies = [float(row["latency_s"]) for row in rows]
+    assert len(rows) == 4 and latencies == sorted(latencies, reverse=True)
+    assert rows[0]["name"] in ("features.1.pw.1", "features.1.pw.2")  # BN and ReLU on 64×112×112: 6.42 MB each
+
+
+def test_sort_by_latency_needs_hw(capsys):
+    code, _, err = run(capsys, "examples/mobilenet_v1.py", "--sort", "latency")
+    assert code == 2
+    assert "--sort latency needs a latency estimate" in err
