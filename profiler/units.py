@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from .errors import UsageError
 
-__all__ = ["si", "format_bytes", "format_seconds", "parse_count", "parse_bytes", "parse_seconds"]
+__all__ = [
+    "si", "format_bytes", "format_seconds", "parse_count", "parse_bytes", "parse_seconds", "parse_percent",
+]
 
 _PREFIXES = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")]
 
@@ -47,16 +50,24 @@ _BYTE_SUFFIX = {
     "B": 1, "": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
     "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
 }
-_TIME_SUFFIX = {"S": 1, "MS": 1e-3, "US": 1e-6, "µS": 1e-6, "NS": 1e-9}
+_TIME_SUFFIX = {"S": 1, "MS": 1e-3, "US": 1e-6, "NS": 1e-9}
 
 
 def _parse(text: str | int | float, suffixes: dict[str, float], what: str, example: str, default_unit: float = 1.0) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text) * default_unit
-    match = re.fullmatch(_NUMBER + r"\s*([A-Za-zµ]*)", str(text).strip())
-    if match is None or match.group(2).upper() not in suffixes:
+        return _times(repr(text), default_unit)
+    match = re.fullmatch(_NUMBER + r"\s*([A-Za-zµμ]*)", str(text).strip())
+    # 'µ'.upper() is the Greek capital mu, not 'µ': spell micro as 'u' before comparing
+    suffix = match.group(2).replace("µ", "u").replace("μ", "u").upper() if match else ""
+    if match is None or suffix not in suffixes:
         raise UsageError(f"malformed {what} '{text}': expected a number with an optional unit, such as {example}")
-    return float(match.group(1)) * suffixes[match.group(2).upper()]
+    return _times(match.group(1), suffixes[suffix])
+
+
+def _times(number: str, unit: float) -> float:
+    # Decimal, so that '1.5ms' is the float nearest 0.0015 and '0.3ms' the one nearest 0.0003:
+    # a float product can land one ulp off, and a budget written at exactly its value must pass.
+    return float(Decimal(number) * Decimal(repr(unit)))
 
 
 def parse_count(text: str | int | float) -> float:
@@ -72,5 +83,13 @@ def parse_bytes(text: str | int | float) -> float:
 def parse_seconds(text: str | int | float, default_unit: float = 1.0) -> float:
     """'1.5ms' -> 0.0015; a bare number is in `default_unit` seconds."""
     if isinstance(text, str) and re.fullmatch(_NUMBER, text.strip()):
-        return float(text) * default_unit
+        return _times(text.strip(), default_unit)
     return _parse(text, _TIME_SUFFIX, "time", "1.5ms or 800us", default_unit)
+
+
+def parse_percent(text: str | int | float) -> float:
+    """'2%' -> 0.02, '0.5%' -> 0.005. The '%' is required: a bare 2 could mean 2 or 200 percent."""
+    match = re.fullmatch(_NUMBER + r"\s*%", str(text).strip()) if not isinstance(text, bool) else None
+    if match is None:
+        raise UsageError(f"malformed percentage '{text}': expected a number followed by %, such as 2% or 0.5%")
+    return float(Decimal(match.group(1)) / 100)
