@@ -33,9 +33,9 @@ def progress(message: str):
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from importlib.metadata import version
 
-        typer.echo(f"effprof {__version__}")
+        typer.echo(f"effprof {version('effprof')}")
         raise typer.Exit()
 
 

@@ -1,0 +1,66 @@
+"""Data flows one way: no module imports one downstream of it (STYLE.md, 'A shape that fits')."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "profiler"
+
+# loading -> tracing -> costs -> aggregate -> report -> roofline -> api -> tools -> render/export -> cli
+RANK = {
+    "errors": 0, "events": 0, "units": 0, "dtypes": 0,
+    "costs": 1, "tracing": 1, "hardware": 1,
+    "loading": 2, "aggregate": 2,
+    "report": 3, "fusion": 3,
+    "roofline": 4,
+    "api": 5,
+    "convtable": 6, "compare": 6, "crosscheck": 6, "budget": 6, "measure": 6,
+    "calibrate": 7,
+    "render": 8, "render_budget": 8, "render_measure": 8, "export": 8, "plot": 8,
+    "cli": 9, "__main__": 10, "__init__": 10,
+}
+
+
+def internal_imports(path: Path) -> set[str]:
+    """The top-level profiler modules that `path` imports relatively (`from ..report import X`)."""
+    package = ["profiler", *path.relative_to(PACKAGE).parts[:-1]]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.ImportFrom) and node.level):
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        full = base + (node.module.split(".") if node.module else [])
+        if len(full) > 1:
+            found.add(full[1])
+        else:  # from profiler's root: the names are modules
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def module_key(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+FILES = sorted(p for p in PACKAGE.rglob("*.py") if "_configs" not in p.parts)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_import_points_downstream(path):
+    own = module_key(path)
+    assert own in RANK, f"{own} has no place in the data flow: add it to RANK"
+    for imported in internal_imports(path) - {own}:
+        assert imported in RANK, f"{path.name} imports unknown module {imported}"
+        assert RANK[imported] <= RANK[own], f"{own} (rank {RANK[own]}) imports downstream {imported} (rank {RANK[imported]})"
+
+
+@pytest.mark.parametrize("library, allowed", [("typer", {"cli"}), ("rich", {"render", "render_budget", "render_measure", "cli"})])
+def test_user_interface_libraries_stay_at_the_edge(library, allowed):
+    for path in FILES:
+        tree = ast.parse(path.read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+        if library in imported:
+            assert module_key(path) in allowed, f"{path.relative_to(PACKAGE)} imports {library}"
