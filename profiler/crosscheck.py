@@ -22,12 +22,11 @@ What no rule explains is reported as `unexplained`, with its size, never hidden.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from .api import profile
 from .errors import UsageError
 from .report import Report
-from .tracing import ModelInputs, is_meta_module
+from .tracing import ModelInputs, eval_mode, is_meta_module
 from .units import si
 
 __all__ = [
@@ -147,18 +146,6 @@ def _difference_dict(diff: Difference) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # running the peers
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Inference, as effprof profiles it; each module's training flag restored afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 class _KeywordAdapter(nn.Module):
@@ -461,7 +448,7 @@ def crosscheck(
     fvcore_unsupported_by_module: dict[str, Counter] = {}
     fc_counts: dict[str, Counter] | None = None
     uncounted: list[str] = []
-    with _eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+    with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jit's TracerWarnings: a library never prints
         try:
             fvcore_counts, fvcore_unsupported_by_module = _run_fvcore(model, inputs)

@@ -12,7 +12,7 @@ from rich.text import Text
 from .aggregate import Layer
 from .hardware import HardwareSpec
 from .report import Report
-from .units import format_bytes, format_seconds, si
+from .units import format_bytes, si
 
 __all__ = [
     "report_table", "totals_table", "unsupported_text", "notes_text", "render_report",

@@ -64,6 +64,25 @@ def kernel_time_s(compute_s: float, memory_s: float, launch_s: float) -> float:
     return max(compute_s, memory_s) + launch_s
 
 
+def spec_fields(spec: HardwareSpec) -> dict[str, Any]:
+    """A spec as plain data: bandwidth, peaks and ridge points per unit and dtype, sources."""
+    bandwidth = spec.memory_bandwidth_gb_per_s.value
+    peaks = {unit: {d: p.value for d, p in u.peak_tflop_per_s.items()} for unit, u in spec.units().items()}
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "kind": spec.kind,
+        "memory_bandwidth_gb_per_s": bandwidth,
+        "peaks": peaks,
+        "ridge_points": {unit: {d: ridge_point(v, bandwidth) for d, v in p.items()} for unit, p in peaks.items()},
+        "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
+        "launch_overhead_us": spec.launch_overhead_us.value,
+        "caches": {c.name: {"size_kib": c.size_kib, "per": c.per} for c in spec.caches},
+        "source": spec.sources(),
+        "file": spec.path,
+    }
+
+
 def ridge_point(peak_tflop_per_s: float, bandwidth_gb_per_s: float) -> float:
     """FLOP per byte above which a kernel is compute-bound at the raw peaks."""
     return peak_tflop_per_s * 1e12 / (bandwidth_gb_per_s * 1e9)
@@ -338,23 +357,7 @@ class RooflineEstimate:
         }
 
     def hardware_fields(self) -> dict[str, Any]:
-        spec = self.spec
-        bandwidth = spec.memory_bandwidth_gb_per_s.value
-        peaks = {unit: {d: p.value for d, p in u.peak_tflop_per_s.items()} for unit, u in spec.units().items()}
-        return {
-            "name": spec.name,
-            "description": spec.description,
-            "kind": spec.kind,
-            "memory_bandwidth_gb_per_s": bandwidth,
-            "peaks": peaks,
-            "peak_unit": self.primary_unit().label,
-            "ridge_point": self.ridge_point,
-            "ridge_points": {unit: {d: ridge_point(v, bandwidth) for d, v in p.items()} for unit, p in peaks.items()},
-            "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
-            "launch_overhead_us": spec.launch_overhead_us.value,
-            "source": spec.sources(),
-            "file": spec.path,
-        }
+        return {**spec_fields(self.spec), "peak_unit": self.primary_unit().label, "ridge_point": self.ridge_point}
 
     # ----------------------------------------------------------------------------- table cells
 

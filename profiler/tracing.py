@@ -35,7 +35,7 @@ from torch.utils.weak import WeakTensorKeyDictionary
 from .errors import InputMismatchError, MetaUnsupportedError
 from .events import OpEvent, TensorMeta
 
-__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module"]
+__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module", "eval_mode"]
 
 ATTENTION_PSEUDO_OP = "scaled_dot_product_attention"
 
@@ -235,7 +235,8 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[dict[str, s
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Inference mode for the duration; each module's own training flag restored after."""
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -255,7 +256,7 @@ _META_FAILURE = re.compile(
 
 
 def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, state: dict | None) -> None:
-    with _module_hooks(model, recorder), _eval_mode(model), torch.no_grad():
+    with _module_hooks(model, recorder), eval_mode(model), torch.no_grad():
         with _AttentionRecorder(recorder), _DispatchRecorder(recorder):
             if state is None:
                 model(*inputs.args, **inputs.kwargs)

@@ -212,7 +212,7 @@ def test_model_paths_are_relative_to_the_budget_file(tmp_path, monkeypatch):
     folder = tmp_path / "project" / "ci"
     folder.mkdir(parents=True)
     (folder / "net.py").write_text(NET)
-    path = write_budgets(folder, "models:\n  - model: net.py:Net\n    inputs: [[1, 3, 8, 8]]\n    budgets: {macs: 20K}\n")
+    write_budgets(folder, "models:\n  - model: net.py:Net\n    inputs: [[1, 3, 8, 8]]\n    budgets: {macs: 20K}\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

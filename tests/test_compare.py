@@ -90,7 +90,7 @@ def test_json_form(mobilenets):
     data = compare(mobilenets, top=2).to_dict()
     assert [e["macs"] for e in data["entries"]] == [568_740_352, 4_867_293_184]
     assert data["aligned"] is False and len(data["top"]) == 2 and len(data["top"][0]) == 2
-    assert data["entries"][0]["latency_s"] is None or ROOFLINE
+    assert data["entries"][0]["latency_s"] is None  # no --hw: no estimate
 
 
 def test_needs_two_reports(mobilenets):

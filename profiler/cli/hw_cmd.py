@@ -8,7 +8,7 @@ import typer
 
 from ..hardware import bundled_specs, load_spec
 from ..render import hardware_detail, hardware_list_table
-from ..roofline import ridge_point
+from ..roofline import spec_fields
 from .app import app, stdout
 
 __all__ = ["hw_app"]
@@ -23,24 +23,6 @@ hw_app = typer.Typer(
 app.add_typer(hw_app, name="hw")
 
 
-def _spec_json(spec) -> dict:
-    bandwidth = spec.memory_bandwidth_gb_per_s.value
-    peaks = {unit: {d: p.value for d, p in u.peak_tflop_per_s.items()} for unit, u in spec.units().items()}
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "kind": spec.kind,
-        "memory_bandwidth_gb_per_s": bandwidth,
-        "peaks": peaks,
-        "ridge_points": {unit: {d: ridge_point(v, bandwidth) for d, v in p.items()} for unit, p in peaks.items()},
-        "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
-        "launch_overhead_us": spec.launch_overhead_us.value,
-        "caches": {c.name: {"size_kib": c.size_kib, "per": c.per} for c in spec.caches},
-        "source": spec.sources(),
-        "file": spec.path,
-    }
-
-
 @hw_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -48,7 +30,7 @@ def list_command(
     """Every bundled spec: bandwidth, peak per dtype and ridge point."""
     specs = bundled_specs()
     if as_json:
-        typer.echo(json.dumps([_spec_json(s) for s in specs], indent=2))
+        typer.echo(json.dumps([spec_fields(s) for s in specs], indent=2))
         return
     stdout.print(hardware_list_table(specs))
 
@@ -61,6 +43,6 @@ def show_command(
     """One spec in full, every number with its source (also validates a YAML file of your own)."""
     spec = load_spec(name)
     if as_json:
-        typer.echo(json.dumps(_spec_json(spec), indent=2))
+        typer.echo(json.dumps(spec_fields(spec), indent=2))
         return
     stdout.print(hardware_detail(spec))
