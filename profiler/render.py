@@ -5,7 +5,7 @@ Builds renderables from a Report; printing is the caller's (the CLI's) business.
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -15,7 +15,7 @@ from .report import Report
 from .units import format_bytes, si
 
 __all__ = [
-    "report_table", "totals_table", "unsupported_text", "notes_text", "render_report",
+    "ReportTable", "report_table", "totals_table", "unsupported_text", "notes_text", "render_report",
     "hardware_list_table", "hardware_detail",
 ]
 
@@ -34,43 +34,77 @@ def _display_name(report: Report, layer: Layer) -> str:
     return "  " * (layer.depth - 1) + layer.name
 
 
-def report_table(report: Report, rows: list[Layer], *, indent: bool = True) -> Table:
-    estimate = report.estimate
-    table = Table(title=f"{report.model}  ·  inputs {', '.join(_shape(i.shape) for i in report.inputs)}  ·  {report.dtype}",
-                  header_style="bold", expand=False, pad_edge=False)
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", max_width=48)
-    table.add_column("Type", no_wrap=True, overflow="ellipsis", max_width=22)
-    table.add_column("Kind", no_wrap=True)
-    table.add_column("Output", no_wrap=True)
-    for title in ("Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B"):
-        table.add_column(title, justify="right", no_wrap=True)
-    if estimate is not None:
-        for title in estimate.COLUMNS:
-            table.add_column(title, justify="right", no_wrap=True)
-    for layer in rows:
-        cells = [
-            _display_name(report, layer) if indent else (layer.name or "(root)"),
-            layer.type,
-            layer.conv_kind or "",
-            _shape(layer.output_shape),
-            si(layer.params),
-            si(layer.macs),
-            si(layer.flops),
-            format_bytes(layer.bytes_total),
-            _intensity(layer.intensity),
-        ]
-        if estimate is not None:
-            folded = layer not in report.layers
-            cells.extend(Text(text, style=style or "") for text, style in estimate.row_cells(layer.name, rows_are_folded=folded))
-        table.add_row(*cells)
-    return table
+# Columns given up, in this order, when the table is wider than the terminal: numbers are
+# never cut to "12.3…", the least needed columns go instead.
+_DROP_ORDER = ("Output", "Type", "I/ridge", "FLOP/B", "Share", "Kind")
+_TEXT_COLUMNS = {"Layer": 48, "Type": 22, "Kind": None, "Output": None}
+
+
+class ReportTable:
+    """The per-layer table, sized at render time to the console it is printed on."""
+
+    def __init__(self, report: Report, rows: list[Layer], *, indent: bool = True) -> None:
+        self.report = report
+        self.title = f"{report.model}  ·  inputs {', '.join(_shape(i.shape) for i in report.inputs)}  ·  {report.dtype}"
+        self.columns: dict[str, list] = {title: [] for title in (
+            "Layer", "Type", "Kind", "Output", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B",
+            *(report.estimate.COLUMNS if report.estimate is not None else ()),
+        )}
+        for layer in rows:
+            cells = [
+                _display_name(report, layer) if indent else (layer.name or "(root)"),
+                layer.type, layer.conv_kind or "", _shape(layer.output_shape), si(layer.params),
+                si(layer.macs), si(layer.flops), format_bytes(layer.bytes_total), _intensity(layer.intensity),
+            ]
+            if report.estimate is not None:
+                folded = layer not in report.layers
+                cells += [Text(text, style=style or "") for text, style in report.estimate.row_cells(layer.name, rows_are_folded=folded)]
+            for title, cell in zip(self.columns, cells):
+                self.columns[title].append(cell)
+
+    def table(self, dropped: frozenset[str] = frozenset()) -> Table:
+        hidden = [title for title in self.columns if title in dropped]
+        caption = f"columns {', '.join(hidden)} hidden to fit the terminal (see --format csv)" if hidden else None
+        table = Table(title=self.title, caption=caption, header_style="bold", pad_edge=False)
+        kept = [title for title in self.columns if title not in dropped]
+        for title in kept:
+            if title in _TEXT_COLUMNS:
+                table.add_column(title, no_wrap=True, overflow="ellipsis", max_width=_TEXT_COLUMNS[title])
+            else:
+                widest = max([len(str(c)) for c in self.columns[title]] + [len(title)])
+                table.add_column(title, justify="right", no_wrap=True, min_width=widest)
+        for row in zip(*(self.columns[title] for title in kept)):
+            table.add_row(*row)
+        return table
+
+    def _natural_width(self, dropped: frozenset[str]) -> int:
+        """Width of the table with every cell in full: cells + 2 of padding + 1 rule each."""
+        width = 1
+        for title, cells in self.columns.items():
+            if title not in dropped:
+                widest = max([len(str(c)) for c in cells] + [len(title)])
+                width += min(widest, _TEXT_COLUMNS.get(title) or widest) + 3
+        return width - 2  # pad_edge=False drops the outer padding
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        dropped: frozenset[str] = frozenset()
+        for title in _DROP_ORDER:
+            if self._natural_width(dropped) <= options.max_width:
+                break
+            if title in self.columns:
+                dropped |= {title}
+        yield self.table(dropped)
+
+
+def report_table(report: Report, rows: list[Layer], *, indent: bool = True) -> ReportTable:
+    return ReportTable(report, rows, indent=indent)
 
 
 def totals_table(report: Report) -> Table:
     t = report.totals
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
     table.add_row("Params", f"{si(t.params)}  ({t.params:,})")
     table.add_row("Buffers", f"{si(t.buffers)}  ({t.buffers:,})")
     table.add_row("MACs", f"{si(t.macs)}  ({t.macs:,})")
