@@ -91,7 +91,7 @@ class BandwidthTier:
 
 @dataclass(frozen=True, slots=True)
 class KernelFamily:
-    """How one kind of kernel fares against the roofline on this device, measured on a probe kernel:
+    """How one kind of kernel fares against the roofline on this device, measured on probe kernels:
     its roofline time is divided by `efficiency` and `overhead_us` replaces the launch overhead.
     Keys: a cost family ('pool'), 'family.conv_kind' ('conv.depthwise') or 'family.aten_op'."""
 
@@ -273,7 +273,7 @@ class _Checker:
             self.mapping(item, at, {"efficiency", "overhead_us", "source"}, ("efficiency", "overhead_us", "source"))
             found[key] = KernelFamily(
                 key=key,
-                efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the roofline", at_most=10.0),
+                efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the peak", at_most=10.0),
                 overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False),
                 source=self.text(item["source"], f"{at}.source"),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,8 +13,10 @@ from ..errors import UsageError
 from ..export import FORMATS, export
 from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
+from ..measure import DEFAULT_REPEATS, measure_loaded, measured_report_dict
 from ..plot import check_plot_path, plot_roofline
 from ..render import render_report
+from ..render_measure import render_measurement
 from ..report import LATENCY_SORT, SORT_KEYS
 from .app import app, progress, stderr, stdout
 
@@ -42,12 +45,18 @@ def profile_command(
     hw: Optional[str] = typer.Option(None, "--hw", help="Estimate latency on a device: a bundled spec (see `effprof hw list`) or a YAML path."),
     fuse: bool = typer.Option(False, "--fuse", help="With --hw: model TensorRT-style conv/linear+BN+activation fusion (default: eager, one kernel per op)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="With --hw: draw the roofline to FILE.png or FILE.svg (needs matplotlib)."),
+    measure: bool = typer.Option(False, "--measure", help="With --hw: also run the model for real and show measured against predicted latency."),
+    repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="With --measure: timed forward calls (medians are reported)."),
 ) -> None:
     """Profile one model: per-layer params, MACs, FLOPs, bytes moved and, with --hw, latency."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
     if (fuse or plot is not None) and hw is None:
         raise UsageError(f"{'--fuse' if fuse else '--plot'} needs a device to estimate on: add --hw, e.g. --hw a4000")
+    if measure and hw is None:
+        raise UsageError("--measure compares with a latency estimate: add --hw (a calibrated spec from `effprof calibrate`)")
+    if measure and fmt not in ("table", "json"):
+        raise UsageError(f"--measure shows its numbers as a table or JSON, not {fmt}: use --format table or --format json")
     if plot is not None:
         check_plot_path(plot)
     spec = load_spec(hw) if hw is not None else None  # a bad --hw fails before the slow trace
@@ -60,14 +69,26 @@ def profile_command(
         with progress(f"Drawing {plot}…"):
             plot_roofline(report, plot)
         stderr.print(f"wrote {plot}")
+    measurement = None
+    if measure:
+        with progress(f"Running {loaded.name} for real…"):
+            measurement = measure_loaded(loaded, report, repeats=repeats)
     rows = report.rows(depth=depth, sort=sort, top=top)
+    if measurement is not None and fmt == "json":
+        write_output(json.dumps(measured_report_dict(report, measurement), indent=2), output)
+        return
     if fmt == "table":
         if output is not None:
             with output.open("w") as handle:
                 from rich.console import Console
 
-                Console(file=handle, width=200, highlight=False).print(render_report(report, rows))
+                console = Console(file=handle, width=200, highlight=False)
+                console.print(render_report(report, rows))
+                if measurement is not None:
+                    console.print(render_measurement(measurement))
         else:
             stdout.print(render_report(report, rows))
+            if measurement is not None:
+                stdout.print(render_measurement(measurement))
         return
     write_output(export(report, rows, fmt), output)
