@@ -9,6 +9,22 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
+# 3->8 conv (3x3, pad 1) on 8x8, then 512->10 linear: 8*8*8*3*9 + 512*10 = 13824 + 5120 = 18944 MACs
+SMALL_NET = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.fc = nn.Linear(512, 10, bias=False)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+"""
+
+
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES

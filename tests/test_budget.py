@@ -17,23 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SMALL_NET as NET
 from profiler import budget as B
 from profiler.errors import ModelLoadError, SpecError, UsageError
 from profiler.units import parse_bytes, parse_count, parse_percent, parse_seconds
 
-NET = """
-import torch
-from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.fc = nn.Linear(512, 10, bias=False)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
-"""
 
 @pytest.fixture(autouse=True)
 def _no_bytecode(monkeypatch):

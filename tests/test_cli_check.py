@@ -16,23 +16,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, SMALL_NET as NET, run_cli
 from profiler.budget import check
 from profiler.render_budget import budget_tables
 
-NET = """
-import torch
-from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.fc = nn.Linear(512, 10, bias=False)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
-"""
 
 LINEAR = """
 import torch

@@ -1,7 +1,13 @@
 """Zoo: ResNet-50 (He et al., 2016), 224x224: 4.1G Mult-Adds, 25.6M params. Bottleneck blocks (1x1, 3x3, 1x1)."""
 
+import sys
+from pathlib import Path
+
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from resnet18 import ResNet, shortcut  # noqa: E402
 
 
 class Bottleneck(nn.Module):
@@ -17,11 +23,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
-            )
+        self.downsample = shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -31,28 +33,15 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet50(nn.Module):
-    def __init__(self, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        stages, in_channels = [], 64
-        for width, blocks, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
-            layers = []
-            for index in range(blocks):
-                layers.append(Bottleneck(in_channels, width, stride if index == 0 else 1))
-                in_channels = width * Bottleneck.expansion
-            stages.append(nn.Sequential(*layers))
-        self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2048, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+def ResNet50(num_classes: int = 1000) -> nn.Module:
+    stages, in_channels = [], 64
+    for width, blocks, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+        layers = []
+        for index in range(blocks):
+            layers.append(Bottleneck(in_channels, width, stride if index == 0 else 1))
+            in_channels = width * Bottleneck.expansion
+        stages.append(nn.Sequential(*layers))
+    return ResNet(stages, 2048, num_classes)
 
 
 def build_model() -> nn.Module:
