@@ -57,14 +57,24 @@ class MetaUnsupportedError(EffprofError):
 
 
 class InputMismatchError(EffprofError):
-    """The inputs do not fit the model: names the layer, its input shapes and torch's complaint."""
+    """The inputs do not fit the model: names the layer, its input shapes and torch's complaint.
+    With `raised_by_model`, the model's own code raised (not torch): the wording says so."""
 
-    def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str) -> None:
+    def __init__(
+        self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str, raised_by_model: bool = False
+    ) -> None:
         shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
-        super().__init__(
-            f"inputs do not fit the model at layer '{layer}' ({layer_type}), given tensors {shapes}: "
-            f"{detail}. Check --input-shape (or example_inputs())."
-        )
+        if raised_by_model:
+            message = (
+                f"the model's forward raised at layer '{layer}' ({layer_type}), given tensors {shapes}: {detail}. "
+                "Check the inputs it expects, or rerun with --debug for the traceback."
+            )
+        else:
+            message = (
+                f"inputs do not fit the model at layer '{layer}' ({layer_type}), given tensors {shapes}: "
+                f"{detail}. Check --input-shape (or example_inputs())."
+            )
+        super().__init__(message)
         self.layer = layer
         self.layer_type = layer_type
         self.input_shapes = list(input_shapes)

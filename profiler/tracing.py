@@ -287,6 +287,8 @@ def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> I
         layer_type=types.get(layer, "?"),
         input_shapes=shapes,
         detail=detail,
+        # torch's own shape checks raise RuntimeError; anything else is the model's code speaking
+        raised_by_model=recorder.failure is None and not isinstance(error, RuntimeError),
     )
 
 

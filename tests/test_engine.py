@@ -190,3 +190,16 @@ def test_large_model_on_meta_allocates_nothing():
     report = profile(model, torch.empty(1, 8192, device="meta"))
     assert report.totals.params == 16 * 8192 * 8192
     assert report.totals.macs == 16 * 8192 * 8192
+
+
+def test_an_exception_of_the_model_itself_is_named_as_such():
+    class Refuses(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(x) if x.shape[-1] == 5 else (_ for _ in ()).throw(ValueError("needs 5 features"))
+
+    with pytest.raises(InputMismatchError, match=r"the model's forward raised at layer '\(root\)' \(Refuses\), given tensors \[2, 4\]: ValueError: needs 5 features"):
+        profile(Refuses(), torch.randn(2, 4))
