@@ -55,6 +55,7 @@ def test_markdown(examples_dir, capsys):
         (["{ex}", "--format", "yaml"], "unknown --format 'yaml'"),
         (["{ex}:Nope"], "has no 'Nope'"),
         (["{ex}", "--top", "0"], "--top must be 1 or more"),
+        (["{ex}", "-o", "/nonexistent-dir/out.txt"], "cannot write --output '/nonexistent-dir/out.txt'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(examples_dir, capsys, args, message):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.console import Console
 
 from ..api import profile_loaded
 from ..errors import UsageError
@@ -78,17 +80,14 @@ def profile_command(
         write_output(json.dumps(measured_report_dict(report, measurement), indent=2), output)
         return
     if fmt == "table":
-        if output is not None:
-            with output.open("w") as handle:
-                from rich.console import Console
-
-                console = Console(file=handle, width=200, highlight=False)
-                console.print(render_report(report, rows))
-                if measurement is not None:
-                    console.print(render_measurement(measurement))
+        parts = [render_report(report, rows)]
+        if measurement is not None:
+            parts.append(render_measurement(measurement))
+        if output is None:
+            stdout.print(*parts)
         else:
-            stdout.print(render_report(report, rows))
-            if measurement is not None:
-                stdout.print(render_measurement(measurement))
+            file_console = Console(file=io.StringIO(), width=200, highlight=False)
+            file_console.print(*parts)
+            write_output(file_console.file.getvalue(), output)
         return
     write_output(export(report, rows, fmt), output)
