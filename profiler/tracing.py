@@ -190,9 +190,8 @@ class _AttentionRecorder(TorchFunctionMode):
 
 
 @contextlib.contextmanager
-def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[dict[str, str]]:
+def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
     handles = []
-    types: dict[str, str] = {}
 
     def pre_hook(name: str):
         def hook(module, args):
@@ -225,10 +224,9 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[dict[str, s
             if id(module) in seen:
                 continue  # a shared module keeps its first name
             seen.add(id(module))
-            types[name] = type(module).__name__
             handles.append(module.register_forward_pre_hook(pre_hook(name)))
             handles.append(module.register_forward_hook(post_hook(name), always_call=True))
-        yield types
+        yield
     finally:
         for handle in handles:
             handle.remove()
