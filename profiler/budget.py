@@ -29,6 +29,7 @@ from .dtypes import parse_dtype
 from .errors import EffprofError, ModelLoadError, SpecError, UsageError, did_you_mean
 from .hardware import load_spec
 from .loading import InputSpec, load_model, parse_input_spec
+from .yamlfile import load_yaml
 from .units import format_bytes, format_seconds, parse_bytes, parse_count, parse_seconds, si
 
 __all__ = [
@@ -168,7 +169,7 @@ def load_budgets(path: str | os.PathLike[str]) -> BudgetFile:
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read budget file '{path}': {error}") from error
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, str(path))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

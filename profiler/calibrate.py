@@ -46,6 +46,7 @@ from torch import nn
 
 from .errors import UsageError
 from .hardware import HardwareSpec, load_spec, parse_spec
+from .yamlfile import load_yaml
 from .measure import cpu_name, median, memory_available_bytes, num_threads, pick_device
 
 __all__ = [
@@ -629,7 +630,7 @@ def write_spec(calibration: Calibration, path: str | Path, name: str | None = No
         raise UsageError(f"--output '{path}' must end in .yaml (or .yml): it is a hardware spec file")
     name = name or path.stem
     text = spec_yaml(calibration, name)
-    parse_spec(yaml.safe_load(text), str(path), name)  # validate before touching the disk
+    parse_spec(load_yaml(text, str(path)), str(path), name)  # validate before touching the disk
     try:
         if path.parent != Path(""):
             os.makedirs(path.parent, exist_ok=True)

@@ -20,6 +20,7 @@ import yaml
 
 from .dtypes import PROFILE_DTYPES
 from .errors import SpecError, did_you_mean
+from .yamlfile import load_yaml
 
 __all__ = [
     "Sourced",
@@ -170,6 +171,36 @@ class HardwareSpec:
 # ---------------------------------------------------------------------------------------- parsing
 
 
+@dataclass(frozen=True)
+class Magnitude:
+    """What real hardware can be, for one field: a number outside [low, high] is a unit mistake
+    (bytes/s in a GB/s field, GFLOP/s in a TFLOP/s field), reported with the likely fix."""
+
+    low: float
+    high: float
+    reach: str  # what the fastest (or slowest) real devices reach, in the field's unit
+    scale: float = 1.0  # the factor from the likely mistaken unit to the field's unit (1e-9: bytes/s -> GB/s)
+    scale_name: str = ""  # the mistaken unit, e.g. "bytes/s"
+
+
+# Bounds with wide margins over today's extremes (HBM3e ~8 TB/s; dense fp16 ~2.5 PFLOP/s on one
+# accelerator; 1.1 GiB of L3 on one CPU package): generous enough for the next generations.
+_MAGNITUDES = {
+    "bandwidth": Magnitude(0.05, 100_000, "the fastest memories deliver about 8000 GB/s", 1e-9, "bytes/s"),
+    "cache_bandwidth": Magnitude(0.05, 1_000_000, "on-chip caches deliver at most a few 10000 GB/s", 1e-9, "bytes/s"),
+    "peak.fp32": Magnitude(0, 1_000, "the largest dense fp32 peaks are about 160 TFLOP/s", 1e-3, "GFLOP/s"),
+    "peak.tf32": Magnitude(0, 5_000, "the largest dense tf32 peaks are about 1100 TFLOP/s", 1e-3, "GFLOP/s"),
+    "peak.fp16": Magnitude(0, 10_000, "the largest dense fp16 peaks are about 2500 TFLOP/s", 1e-3, "GFLOP/s"),
+    "peak.fp8": Magnitude(0, 20_000, "the largest dense fp8 peaks are about 5000 TFLOP/s", 1e-3, "GFLOP/s"),
+    "cache_kib": Magnitude(0, 16 * 2**20, "the largest caches hold about 1 GiB (1048576 KiB)", 1 / 1024, "bytes"),
+    "overhead_us": Magnitude(1e-3, 100_000, "kernel launches cost about 1 to 100 µs", 1e6, "seconds"),
+}
+# a calibrated family's fixed cost may be fitted near zero: only the ceiling applies to it
+_MAGNITUDES["family_overhead_us"] = Magnitude(0, 100_000, "kernel launches cost about 1 to 100 µs", 1e6, "seconds")
+_MAGNITUDES["peak.bf16"] = _MAGNITUDES["peak.fp16"]
+_MAGNITUDES["peak.int8"] = _MAGNITUDES["peak.fp8"]
+
+
 class _Checker:
     """Validates one parsed YAML document; every error names the file and the dotted field."""
 
@@ -199,7 +230,10 @@ class _Checker:
             raise self.fail(where, "a non-empty string", value)
         return value.strip()
 
-    def number(self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None) -> float:
+    def number(
+        self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None,
+        magnitude: str | None = None,
+    ) -> float:
         if isinstance(value, str):
             hint = " (write plain numbers in the unit of the field, e.g. 448 for 448 GB/s: PyYAML reads 448e9 as text)"
             raise SpecError(f"{self.origin}: field '{where}': expected a number in {unit}, got the string {value!r}{hint}")
@@ -211,13 +245,31 @@ class _Checker:
             raise self.fail(where, f"a number >= 0 in {unit}", value)
         if at_most is not None and value > at_most:
             raise self.fail(where, f"a number in {unit} of at most {at_most:g}", value)
+        if magnitude is not None:
+            self.plausible(float(value), where, unit, _MAGNITUDES[magnitude])
         return float(value)
 
-    def sourced(self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None) -> Sourced:
+    def plausible(self, value: float, where: str, unit: str, bounds: Magnitude) -> None:
+        """Refuse a number no hardware can have: almost always a value written in another unit."""
+        if value == 0 or bounds.low <= value <= bounds.high:
+            return
+        side = "more" if value > bounds.high else "less"
+        fix = ""
+        if bounds.scale_name and bounds.low <= value * bounds.scale <= bounds.high:
+            fix = f"; if {value:g} is in {bounds.scale_name}, write {value * bounds.scale:g}"
+        raise SpecError(
+            f"{self.origin}: field '{where}': expected a number in {unit}, got {value:g}, {side} than any "
+            f"hardware ({bounds.reach}){fix}"
+        )
+
+    def sourced(
+        self, value: Any, where: str, unit: str, *, positive: bool = True, at_most: float | None = None,
+        magnitude: str | None = None,
+    ) -> Sourced:
         if not isinstance(value, dict):
             raise self.fail(where, f"{{value: <number in {unit}>, source: \"...\"}}", value)
         self.mapping(value, where, {"value", "source"}, ("value", "source"))
-        number = self.number(value["value"], f"{where}.value", unit, positive=positive, at_most=at_most)
+        number = self.number(value["value"], f"{where}.value", unit, positive=positive, at_most=at_most, magnitude=magnitude)
         return Sourced(number, self.text(value["source"], f"{where}.source"))
 
     def unit(self, value: Any, where: str) -> Unit:
@@ -229,7 +281,7 @@ class _Checker:
         return Unit(
             name=self.text(value["name"], f"{where}.name"),
             peak_tflop_per_s={
-                dtype: self.sourced(peaks[dtype], f"{peaks_where}.{dtype}", "TFLOP/s (TOPS for int8)")
+                dtype: self.sourced(peaks[dtype], f"{peaks_where}.{dtype}", "TFLOP/s (TOPS for int8)", magnitude=f"peak.{dtype}")
                 for dtype in PROFILE_DTYPES
                 if dtype in peaks
             },
@@ -242,7 +294,7 @@ class _Checker:
             raise self.fail(f"{where}.per", f"one of {', '.join(CACHE_SCOPES)}", per)
         return Cache(
             name=name,
-            size_kib=self.number(value["size_kib"], f"{where}.size_kib", "KiB"),
+            size_kib=self.number(value["size_kib"], f"{where}.size_kib", "KiB", magnitude="cache_kib"),
             per=per,
             source=self.text(value["source"], f"{where}.source"),
         )
@@ -257,7 +309,7 @@ class _Checker:
             self.mapping(item, at, {"working_set_kib", "value", "source"}, ("working_set_kib", "value", "source"))
             tiers.append(BandwidthTier(
                 working_set_kib=self.number(item["working_set_kib"], f"{at}.working_set_kib", "KiB"),
-                gb_per_s=self.number(item["value"], f"{at}.value", "GB/s"),
+                gb_per_s=self.number(item["value"], f"{at}.value", "GB/s", magnitude="cache_bandwidth"),
                 source=self.text(item["source"], f"{at}.source"),
             ))
         for before, after in zip(tiers, tiers[1:]):
@@ -274,7 +326,7 @@ class _Checker:
             found[key] = KernelFamily(
                 key=key,
                 efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the peak", at_most=10.0),
-                overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False),
+                overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False, magnitude="family_overhead_us"),
                 source=self.text(item["source"], f"{at}.source"),
             )
         return found
@@ -320,12 +372,12 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         name=name,
         description=check.text(top["description"], "description"),
         kind=kind,
-        memory_bandwidth_gb_per_s=check.sourced(top["memory_bandwidth_gb_per_s"], "memory_bandwidth_gb_per_s", "GB/s"),
+        memory_bandwidth_gb_per_s=check.sourced(top["memory_bandwidth_gb_per_s"], "memory_bandwidth_gb_per_s", "GB/s", magnitude="bandwidth"),
         vector_units=vector,
         matrix_engine=check.unit(matrix, "matrix_engine") if matrix is not None else None,
         compute_efficiency=check.sourced(efficiency["compute"], "efficiency.compute", "a fraction of peak", at_most=1.0),
         memory_efficiency=check.sourced(efficiency["memory"], "efficiency.memory", "a fraction of peak", at_most=1.0),
-        launch_overhead_us=check.sourced(top["launch_overhead_us"], "launch_overhead_us", "µs", positive=False),
+        launch_overhead_us=check.sourced(top["launch_overhead_us"], "launch_overhead_us", "µs", positive=False, magnitude="overhead_us"),
         caches=tuple(check.cache(str(key), value, f"caches.{key}") for key, value in caches.items()),
         cache_bandwidth=check.tiers(top["cache_bandwidth_gb_per_s"], "cache_bandwidth_gb_per_s")
         if top.get("cache_bandwidth_gb_per_s") is not None else (),
@@ -337,7 +389,7 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
 
 def _parse_text(text: str, origin: str, default_name: str) -> HardwareSpec:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, origin)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -363,6 +415,9 @@ def _bundled_dir():
     """The directory holding the bundled YAML files, installed or in a source checkout."""
     from importlib.resources import files
 
+    checkout = Path(__file__).resolve().parent.parent / "configs" / "hardware"
+    if checkout.is_dir():  # a source tree's own files, even when another tree was installed editable
+        return checkout
     try:
         return files("profiler._configs").joinpath("hardware")
     except ModuleNotFoundError:

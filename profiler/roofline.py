@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .aggregate import Kernel, Layer
-from .dtypes import PROFILE_DTYPES
+from .dtypes import PROFILE_DTYPES, peak_key
 from .errors import UsageError
 from .fusion import KernelGroup, eager_groups, fuse_kernels
-from .hardware import HardwareSpec
+from .hardware import HardwareSpec, bundled_specs
 from .units import format_seconds
 
 __all__ = [
@@ -409,8 +409,14 @@ class RooflineEstimate:
         return rows
 
 
-def _check_dtype(dtype: str) -> str:
-    key = dtype.lower()
+def _check_dtype(dtype: str, spec: HardwareSpec) -> str:
+    key = peak_key(dtype)
+    if key == "fp8" and not any(unit.peak("fp8") for unit in spec.units().values()):
+        with_fp8 = [s.name for s in bundled_specs() if any(u.peak("fp8") for u in s.units().values())]
+        raise UsageError(
+            f"{spec.name} has no fp8 peak (fp8 tensor cores came with NVIDIA Ada and Hopper): pick a device "
+            f"that has one ({', '.join(with_fp8)}), or --dtype fp16, bf16 or int8"
+        )
     if key not in PROFILE_DTYPES:
         raise UsageError(
             f"no roofline peaks for dtype '{dtype}': hardware specs give {', '.join(PROFILE_DTYPES)}; "
@@ -447,7 +453,7 @@ def estimate(
     fuse: bool = False,
 ) -> RooflineEstimate:
     """Roofline estimate of costed `kernels` (from `aggregate`) on `spec` in `dtype` at `batch`."""
-    key = _check_dtype(dtype)
+    key = _check_dtype(dtype, spec)
     groups = fuse_kernels(list(kernels)) if fuse else eager_groups(list(kernels))
     estimates = tuple(e for e in (estimate_group(g, spec, key) for g in groups) if e is not None)
     fused_into = {

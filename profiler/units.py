@@ -75,8 +75,23 @@ def parse_count(text: str | int | float) -> float:
     return _parse(text, _COUNT_SUFFIX, "count", "4.5M or 600M")
 
 
+_BITS = re.compile(_NUMBER + r"\s*([kKmMgGtT]?i?)b")
+_BIT_NAMES = {"": "bits", "K": "kilobits", "M": "megabits", "G": "gigabits", "T": "terabits",
+              "KI": "kibibits", "MI": "mebibits", "GI": "gibibits", "TI": "tebibits"}
+
+
 def parse_bytes(text: str | int | float) -> float:
-    """'40MB' -> 4e7, '1.5GiB' -> 1.5 * 2**30; a bare number is bytes."""
+    """'40MB' -> 4e7, '1.5GiB' -> 1.5 * 2**30; a bare number is bytes. A lowercase b is a bit
+    ('150Mb' is 150 megabits, an eighth of 150MB): refused, since a byte size was meant or it is
+    off by 8."""
+    bits = _BITS.fullmatch(text.strip()) if isinstance(text, str) else None
+    if bits is not None:
+        number, prefix = bits.group(1), bits.group(2)
+        as_bytes = f"{Decimal(number) / 8:g}{prefix.upper().replace('I', 'i')}B"
+        raise UsageError(
+            f"'{text}' is in {_BIT_NAMES[prefix.upper()]} (a lowercase b is a bit, B a byte); sizes are in bytes: "
+            f"write {number}{prefix.upper().replace('I', 'i')}B, or {as_bytes} for {text.strip()}"
+        )
     return _parse(text, _BYTE_SUFFIX, "size", "40MB or 1.5GiB")
 
 

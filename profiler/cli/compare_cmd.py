@@ -290,7 +290,7 @@ def compare_command(
     targets: List[str] = typer.Argument(..., metavar="MODEL.py[:NAME]...", help="Two or more models, or one with several --hw."),
     hw: Optional[List[str]] = typer.Option(None, "--hw", help="Hardware spec; repeat to compare devices."),
     input_shape: Optional[List[str]] = typer.Option(None, "--input-shape", "-i", help="Input shape for every model, e.g. 1,3,224,224."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|fp16|bf16|int8."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|fp16|bf16|fp8|int8."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch dimension of every input."),
     fuse: bool = typer.Option(False, "--fuse", help="With --hw: model conv/linear + BN + activation fused (TensorRT-style)."),
     top: int = typer.Option(10, "--top", "-k", help="Heaviest layers shown per model when structures differ."),

@@ -40,7 +40,7 @@ def profile_command(
     depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Fold modules deeper than N into their ancestor."),
     sort: Optional[str] = typer.Option(None, "--sort", "-s", help=f"Sort rows by {'|'.join([*SORT_KEYS, LATENCY_SORT])} (heaviest first; latency needs --hw)."),
     top: Optional[int] = typer.Option(None, "--top", "-k", help="Show only the K heaviest rows."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|tf32|fp16|bf16|int8 (default: the model's dtype); with --hw also picks the peak."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|tf32|fp16|bf16|fp8|fp8_e5m2|int8 (default: the model's dtype); with --hw also picks the peak."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch (first) dimension of every input."),
     fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(FORMATS)}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
