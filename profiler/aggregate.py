@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .costs import OpCost, formula_for
+from .costs import OpCost, formula_for, is_free
 from .events import OpEvent
 from .tracing import Trace
 
@@ -114,6 +114,8 @@ def aggregate(trace: Trace, model: nn.Module, dtype: torch.dtype | None = None) 
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     kinds: dict[str, set[str]] = defaultdict(set)
     for event in trace.events:
+        if is_free(event.op):
+            continue  # a profiler marker: no kernel, no cost
         if dtype is not None:
             event = event.remap_dtype(dtype)
         try:
@@ -121,8 +123,8 @@ def aggregate(trace: Trace, model: nn.Module, dtype: torch.dtype | None = None) 
         except (IndexError, AttributeError, TypeError, ValueError):
             cost = None  # an argument layout the formula does not know: report, never guess
         if cost is None:
-            unsupported[f"aten.{event.op}"] += 1
-            unsupported_by_module[event.module][f"aten.{event.op}"] += 1
+            unsupported[event.op] += 1  # the full name: a custom op is told from an aten one
+            unsupported_by_module[event.module][event.op] += 1
             continue
         kernels.append(Kernel(event, cost))
         row = sums[event.module]

@@ -254,7 +254,7 @@ def _run_flop_counter(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, 
         for name, ops in _self_counts(inclusive).items()
     }
     uncounted = sorted(
-        f"aten.{_packet_name(op)}" for op in seen.seen
+        op._qualified_op_name for op in seen.seen
         if "attention" in _packet_name(op) and op not in counter.flop_registry
     )
     return halved, uncounted

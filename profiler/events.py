@@ -1,8 +1,8 @@
 """Plain data recorded by the tracer and read by the cost formulas.
 
-Nothing here knows about modules, costs or hardware: an `OpEvent` is one aten call with its
-tensors replaced by `TensorMeta` (shape, dtype, identity token), so formulas stay pure functions
-of shapes and dtypes.
+Nothing here knows about modules, costs or hardware: an `OpEvent` is one op call (aten, prims,
+or a custom op of any other namespace) with its tensors replaced by `TensorMeta` (shape, dtype,
+identity token), so formulas stay pure functions of shapes and dtypes.
 """
 
 from __future__ import annotations
@@ -50,15 +50,25 @@ class TensorMeta:
 
 @dataclass(frozen=True, slots=True)
 class OpEvent:
-    """One aten op call, attributed to the innermost running module (`module` is its path, '' = root)."""
+    """One op call, attributed to the innermost running module (`module` is its path, '' = root)."""
 
-    op: str  # overload packet name without namespace, e.g. "convolution", "add_"
+    op: str  # the op's full name with its namespace, as PyTorch spells it: "aten::convolution", "mylib::mm"
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     outputs: tuple[TensorMeta, ...]
     module: str
     inplace: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        """'aten', 'prims', or a library's own namespace ('mylib' for a torch.library op)."""
+        return self.op.partition("::")[0] if "::" in self.op else ""
+
+    @property
+    def name(self) -> str:
+        """The op's name within its namespace: 'convolution' for 'aten::convolution'."""
+        return self.op.rpartition("::")[2]
 
     def remap_dtype(self, dtype: torch.dtype) -> OpEvent:
         """The same call as if every floating tensor were `dtype` (integer indices keep theirs)."""

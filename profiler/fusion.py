@@ -132,7 +132,7 @@ class _DataFlow:
 
 
 def _op(kernel: Kernel) -> str:
-    op = kernel.event.op
+    op = kernel.event.name  # a kernel has a formula, so it is an aten or prims op
     return op[:-1] if op.endswith("_") and not op.endswith("__") else op
 
 

@@ -41,7 +41,7 @@ from .errors import UsageError
 from .hardware import HardwareSpec
 from .loading import load_model
 from .report import Report
-from .tracing import ModelInputs
+from .tracing import ModelInputs, eval_mode
 
 __all__ = [
     "error_percent",
@@ -169,15 +169,9 @@ class _Clock:
 
 @contextlib.contextmanager
 def _inference(model: nn.Module) -> Iterator[None]:
-    """eval mode and no_grad for the duration; every module's training flag restored after."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, training in modes:
-            module.training = training
+    """eval mode and no_grad for the duration; the model restored exactly after (tracing.eval_mode)."""
+    with eval_mode(model), torch.no_grad():
+        yield
 
 
 def _call(model: nn.Module, inputs: ModelInputs) -> Any:

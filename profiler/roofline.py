@@ -165,7 +165,7 @@ def family_keys(kernel: Kernel) -> tuple[str, ...]:
     """Keys a spec's `kernel_families` may calibrate this kernel under, most specific first."""
     family = kernel.cost.family
     kind = (f"{family}.{kernel.cost.conv_kind}",) if kernel.cost.conv_kind else ()
-    return (*kind, f"{family}.{kernel.event.op}", family)
+    return (*kind, f"{family}.{kernel.event.name}", family)
 
 
 def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str) -> KernelEstimate | None:

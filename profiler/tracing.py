@@ -9,10 +9,12 @@ Two interceptors, both scoped by `with` and gone when the forward returns or rai
 recorded as one kernel: below the dispatcher it is a fused kernel on one backend and a dozen math
 ops on another (meta among them), and the count must not depend on which.
 
-The model runs on the meta device: parameters are swapped for meta tensors with
-`torch.func.functional_call`, so no weights are touched and no arithmetic is done. Only what
-cannot run on meta (`.item()`, data-dependent shapes) falls back to real CPU tensors.
-No costs are computed here.
+The model runs on the meta device: each module's parameter and buffer entries point at meta
+stand-ins for the duration, so no weights are touched and no arithmetic is done. Only what
+cannot run on meta (`.item()`, data-dependent shapes) falls back to real CPU tensors. Whatever
+the run did to the module objects, `preserve.preserved` puts back in a `finally`; on real
+tensors, every in-place write to the model's own tensors is undone too.
+Ops are recorded by their full name (`aten::mm`, `mylib::mm`). No costs are computed here.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from torch.utils.weak import WeakTensorKeyDictionary
 
 from .errors import InputMismatchError, MetaUnsupportedError
 from .events import OpEvent, TensorMeta
+from .preserve import ModelState, preserved
 
 __all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module", "eval_mode"]
 
-ATTENTION_PSEUDO_OP = "scaled_dot_product_attention"
+ATTENTION_PSEUDO_OP = "aten::scaled_dot_product_attention"
 
 
 @dataclass(frozen=True)
@@ -157,20 +160,36 @@ def _flat_tensors(value: Any) -> list[torch.Tensor]:
     return found
 
 
+def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensors a mutating op writes to (`self` of `add_`, `out=`, `running_mean` of BN)."""
+    values = dict(zip((a.name for a in func._schema.arguments), args))
+    values.update(kwargs)
+    written: list[torch.Tensor] = []
+    for argument in func._schema.arguments:
+        if argument.alias_info is not None and argument.alias_info.is_write and argument.name in values:
+            written += _flat_tensors(values[argument.name])
+    return written
+
+
 class _DispatchRecorder(TorchDispatchMode):
-    def __init__(self, recorder: _Recorder) -> None:
+    def __init__(self, recorder: _Recorder, state: ModelState) -> None:
         super().__init__()
         self.recorder = recorder
+        self.state = state
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        op = func._schema.name  # the full name: aten::mm, mylib::mm
+        if func._schema.is_mutable:
+            for tensor in _written(func, args, kwargs):
+                self.state.protect(tensor)  # the model's own tensors get their values back after
         try:
             out = func(*args, **kwargs)
         except Exception:
-            self.recorder.note_failure(func.overloadpacket.__name__, args)
+            self.recorder.note_failure(op, args)
             raise
         if not self.recorder.suppressed:
-            self.recorder.record(func.overloadpacket.__name__, args, kwargs, out, func._schema.is_mutable)
+            self.recorder.record(op, args, kwargs, out, func._schema.is_mutable)
         return out
 
 
@@ -234,14 +253,11 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Inference mode for the duration; each module's own training flag restored after."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    """Eval mode for a run on the model's real tensors; the model restored exactly after (its
+    modules, hooks and flags; its buffers' values, which nothing intercepts to protect)."""
+    with preserved(model, copy_buffers=True):
+        model.eval()
         yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 # Failures that come from the meta device itself, not from the model or its inputs.
@@ -253,19 +269,31 @@ _META_FAILURE = re.compile(
 )
 
 
-def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, state: dict | None) -> None:
-    with _module_hooks(model, recorder), eval_mode(model), torch.no_grad():
-        with _AttentionRecorder(recorder), _DispatchRecorder(recorder):
-            if state is None:
-                model(*inputs.args, **inputs.kwargs)
-            else:
-                torch.func.functional_call(model, state, inputs.args, inputs.kwargs, strict=False)
+def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, stand_ins: bool) -> None:
+    with preserved(model) as found, _module_hooks(model, recorder), torch.no_grad():
+        model.eval()
+        if stand_ins:
+            _swap_in_meta_stand_ins(model)
+        with _AttentionRecorder(recorder), _DispatchRecorder(recorder, found):
+            model(*inputs.args, **inputs.kwargs)
 
 
-def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    # one entry per tensor: functional_call re-ties shared (tied) weights itself
-    named = [*model.named_parameters(), *model.named_buffers()]
-    return {name: torch.empty_like(tensor, device="meta") for name, tensor in named}
+def _swap_in_meta_stand_ins(model: nn.Module) -> None:
+    """Point every module's parameter and buffer entries at meta stand-ins, one per tensor object
+    (so tied and shared weights stay tied); `preserved()` puts the real ones back."""
+    stand_ins: dict[int, torch.Tensor] = {}
+    for module in model.modules():
+        for table in (module._parameters, module._buffers):
+            for key, tensor in table.items():
+                if tensor is None or tensor.is_meta or isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+                    continue
+                stand_in = stand_ins.get(id(tensor))
+                if stand_in is None:
+                    stand_in = torch.empty_like(tensor, device="meta")
+                    if isinstance(tensor, nn.Parameter):
+                        stand_in = nn.Parameter(stand_in, requires_grad=tensor.requires_grad)
+                    stand_ins[id(tensor)] = stand_in
+                table[key] = stand_in
 
 
 def _first_line(error: BaseException) -> str:
@@ -276,7 +304,7 @@ def _first_line(error: BaseException) -> str:
 def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> InputMismatchError:
     if recorder.failure is not None:
         layer, op, shapes = recorder.failure
-        detail = f"aten.{op} failed: {_first_line(error).rstrip('.')}"
+        detail = f"{op} failed: {_first_line(error).rstrip('.')}"
     else:  # raised by Python code in a forward, not by an aten op
         layer = recorder.raised_in or ""
         shapes, detail = recorder.input_shapes.get(layer, []), f"{type(error).__name__}: {_first_line(error)}"
@@ -290,17 +318,17 @@ def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> I
     )
 
 
-def _attempt(model: nn.Module, inputs: ModelInputs, state: dict | None, device: str) -> Trace:
+def _attempt(model: nn.Module, inputs: ModelInputs, stand_ins: bool, device: str) -> Trace:
     recorder = _Recorder()
     types: dict[str, str] = {name: type(m).__name__ for name, m in model.named_modules()}
     try:
-        _run(model, inputs, recorder, state)
+        _run(model, inputs, recorder, stand_ins)
     except Exception as error:  # noqa: BLE001 - classified below, never swallowed
         mismatch = _mismatch(recorder, error, types)
         if device == "meta":
             # a meta kernel may be stricter than the CPU one (aten._grouped_mm wants bf16 on meta):
             # any meta failure earns a real-tensor run, which tells a meta limit from bad inputs
-            failed_op = f"aten.{recorder.failure[1]}: " if recorder.failure else ""
+            failed_op = f"{recorder.failure[1]}: " if recorder.failure else ""
             clearly_meta = bool(_META_FAILURE.search(f"{type(error).__name__}: {error}"))
             raise MetaUnsupportedError(f"{failed_op}{_first_line(error)}", mismatch, clearly_meta) from error
         raise mismatch from error
@@ -318,7 +346,7 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
     """Record one forward call of `model`, on meta where possible.
 
     A model already on meta runs as it is. A real model runs with meta stand-ins for its
-    parameters and buffers (the model itself is not touched); if an op cannot run on meta and
+    parameters and buffers (the model is restored exactly after); if an op cannot run on meta and
     `allow_real`, the real model runs on its real tensors instead, and the trace says so.
     Raises MetaUnsupportedError when a meta model fails on meta (the caller may rebuild it on
     CPU to tell a meta limit from bad inputs), InputMismatchError when the inputs do not fit.
@@ -328,15 +356,15 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
     with torch.inference_mode(False):
         meta_inputs = inputs.map_tensors(lambda t: torch.empty_like(t, device="meta"))
         if is_meta_module(model):
-            return _attempt(model, meta_inputs, None, "meta")
+            return _attempt(model, meta_inputs, False, "meta")
         try:
-            return _attempt(model, meta_inputs, _meta_state(model), "meta")
+            return _attempt(model, meta_inputs, True, "meta")
         except MetaUnsupportedError as error:
             if not allow_real:
                 raise
             if any(t.is_meta for t in inputs.tensors()):
                 raise error.without_fallback("the inputs are meta tensors, so there is no real run to fall back to") from error
             real_inputs = inputs.map_tensors(lambda t: t.clone() if t.is_inference() else t)
-            trace = _attempt(model, real_inputs, None, "cpu")
+            trace = _attempt(model, real_inputs, False, "cpu")
             trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
             return trace

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "profiler"
 
 # loading -> tracing -> costs -> aggregate -> report -> roofline -> api -> tools -> render/export -> cli
 RANK = {
-    "errors": 0, "events": 0, "units": 0, "dtypes": 0, "yamlfile": 0,
+    "errors": 0, "events": 0, "units": 0, "dtypes": 0, "yamlfile": 0, "preserve": 0,
     "costs": 1, "tracing": 1, "hardware": 1,
     "loading": 2, "aggregate": 2,
     "report": 3, "fusion": 3,

@@ -170,6 +170,7 @@ def test_shared_module_called_twice_accumulates():
     assert report.layer("0").macs == 2 * 9
     assert report.layer("0").calls == 2
     assert report.totals.params == 9
+    assert shared.weight.device.type == "cpu"  # the weights came back (tests/test_model_untouched.py: all of it)
 
 
 def test_json_schema_is_stable():

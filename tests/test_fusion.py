@@ -22,7 +22,7 @@ def _launched(groups):
 
 
 def _ops(group):
-    return [k.event.op for k in group.kernels]
+    return [k.event.name for k in group.kernels]
 
 
 def cbr():

@@ -35,7 +35,7 @@ _LAYOUTS = {
 
 
 def _mask(event: OpEvent) -> TensorMeta | None:
-    position = _LAYOUTS[event.op]
+    position = _LAYOUTS[event.name]
     candidate = event.kwargs.get("attn_mask")
     if candidate is None and position is not None and len(event.args) > position:
         candidate = event.args[position]

@@ -54,7 +54,7 @@ def _as_tuple(value: int | list[int] | tuple[int, ...], dims: int) -> tuple[int,
 
 @register(*_SPATIAL_DIMS)
 def window_pool_cost(event: OpEvent) -> OpCost:
-    kernel = _as_tuple(event.args[1], _SPATIAL_DIMS[event.op])
+    kernel = _as_tuple(event.args[1], _SPATIAL_DIMS[event.name])
     read, written = _primary_io(event)
     return OpCost(
         flops=math.prod(kernel) * event.outputs[0].numel,
@@ -88,7 +88,7 @@ def reduction_cost(event: OpEvent) -> OpCost:
 def upsample_cost(event: OpEvent) -> OpCost:
     read, written = _primary_io(event)
     return OpCost(
-        flops=UPSAMPLE_FLOPS_PER_OUTPUT[event.op] * event.outputs[0].numel,
+        flops=UPSAMPLE_FLOPS_PER_OUTPUT[event.name] * event.outputs[0].numel,
         bytes_read=read,
         bytes_written=written,
         family="upsample",

@@ -1,8 +1,11 @@
-"""The one table from aten op name to cost formula.
+"""The one table from op name to cost formula.
 
-A formula is a pure function `OpEvent -> OpCost`. Registering a name twice is an error, so two
-families can never silently disagree about the same op. Ops with no entry are *unsupported* and
-are reported by the aggregation, never counted as zero in silence.
+Ops are keyed by their full name, namespace included (`aten::mm`): only `aten` and `prims` ops
+get formulas, so a library's own op that happens to share an aten name (`mylib::mm`) is never
+priced as the aten one. A formula is a pure function `OpEvent -> OpCost`. Registering a name
+twice is an error, so two families can never silently disagree about the same op. Ops with no
+entry are *unsupported* and are reported by the aggregation, never counted as zero in silence;
+the few bookkeeping ops in `FREE_OPS` cost nothing by definition and are neither.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Callable, Literal
 
 from ..events import OpEvent, TensorMeta, tensor_args
 
-__all__ = ["OpCost", "Formula", "register", "formula_for", "registered_ops", "io_bytes"]
+__all__ = ["OpCost", "Formula", "FREE_OPS", "FORMULA_NAMESPACES", "register", "formula_for", "is_free",
+           "registered_ops", "io_bytes"]
 
 Engine = Literal["matrix", "vector", "none"]
 
@@ -38,26 +42,45 @@ Formula = Callable[[OpEvent], OpCost]
 
 _FORMULAS: dict[str, Formula] = {}
 
+FORMULA_NAMESPACES = ("aten", "prims")
 
-def register(*names: str) -> Callable[[Formula], Formula]:
-    """Register `formula` for aten op packet names (without the `aten.` prefix)."""
+# Profiler markers that do no work on any tensor: `torch.autograd.profiler.record_function`
+# (also used by nn.DataParallel's forward) enters and leaves a named range. Free, not unsupported.
+FREE_OPS = frozenset({
+    "profiler::_record_function_enter",
+    "profiler::_record_function_enter_new",
+    "profiler::_record_function_exit",
+})
+
+
+def register(*names: str, namespace: str = "aten") -> Callable[[Formula], Formula]:
+    """Register `formula` for op names within `namespace` (`register("mm")` is `aten::mm`)."""
+    if namespace not in FORMULA_NAMESPACES:
+        raise ValueError(f"formulas are for {' and '.join(FORMULA_NAMESPACES)} ops only, not {namespace}::")
 
     def decorate(formula: Formula) -> Formula:
         for name in names:
-            if name in _FORMULAS:
-                raise ValueError(f"cost formula for aten.{name} registered twice")
-            _FORMULAS[name] = formula
+            full = f"{namespace}::{name}"
+            if full in _FORMULAS:
+                raise ValueError(f"cost formula for {full} registered twice")
+            _FORMULAS[full] = formula
         return formula
 
     return decorate
 
 
 def formula_for(op: str) -> Formula | None:
-    """The formula for `op`; an in-place variant (`relu_`) uses its out-of-place formula."""
+    """The formula for the full op name `op` (`aten::relu`); an in-place variant (`aten::relu_`)
+    uses its out-of-place formula. None for every op of another namespace."""
     found = _FORMULAS.get(op)
     if found is None and op.endswith("_") and not op.endswith("__"):
         found = _FORMULAS.get(op[:-1])
     return found
+
+
+def is_free(op: str) -> bool:
+    """A bookkeeping op (FREE_OPS): no kernel, no cost, not unsupported."""
+    return op in FREE_OPS
 
 
 def registered_ops() -> frozenset[str]:
@@ -74,4 +97,4 @@ def io_bytes(event: OpEvent) -> tuple[int, int]:
 def first_tensor(event: OpEvent) -> TensorMeta:
     for value in tensor_args(event.args):
         return value
-    raise ValueError(f"aten.{event.op} called without a tensor argument")
+    raise ValueError(f"{event.op} called without a tensor argument")
