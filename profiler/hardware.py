@@ -28,6 +28,7 @@ __all__ = [
     "Cache",
     "BandwidthTier",
     "KernelFamily",
+    "ChannelAlignment",
     "HardwareSpec",
     "DEVICE_KINDS",
     "CACHE_SCOPES",
@@ -45,6 +46,8 @@ _TOP_FIELDS = {
     "efficiency", "launch_overhead_us", "caches",
     # optional refinements, written by `effprof calibrate` (docs/accuracy.md)
     "cache_bandwidth_gb_per_s", "kernel_families",
+    # optional: channel multiples the matrix engine wants per dtype (docs/advise.md, alignment)
+    "channel_alignment",
 }
 _REQUIRED_TOP = ("description", "kind", "memory_bandwidth_gb_per_s", "vector_units", "efficiency", "launch_overhead_us")
 
@@ -102,6 +105,22 @@ class KernelFamily:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelAlignment:
+    """Channel multiples the matrix engine wants in one dtype: input channels (the GEMM's K) and
+    output channels (its N). NPUs may differ per side (HiSilicon NNIE: 4 in, 16 out)."""
+
+    input: int
+    output: int
+    source: str
+
+
+# Bytes per element by dtype, for the default alignment: NVIDIA tensor cores want the GEMM's K and
+# N in multiples of 16 bytes (cuDNN / cuBLAS performance guides: 8 fp16 channels, 16 int8, 4 tf32).
+_TENSOR_CORE_ALIGNMENT_BYTES = 16
+_ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
 @dataclass(frozen=True)
 class HardwareSpec:
     name: str
@@ -116,6 +135,7 @@ class HardwareSpec:
     caches: tuple[Cache, ...] = ()
     cache_bandwidth: tuple[BandwidthTier, ...] = ()  # ascending working sets, non-increasing bandwidth
     kernel_families: Mapping[str, KernelFamily] = field(default_factory=dict)
+    channel_alignment: Mapping[str, ChannelAlignment] = field(default_factory=dict)
     path: str = field(default="", compare=False)
 
     @property
@@ -139,6 +159,18 @@ class HardwareSpec:
             if key in self.kernel_families:
                 return self.kernel_families[key]
         return None
+
+    def alignment(self, dtype: str) -> ChannelAlignment | None:
+        """Channel multiples the matrix engine wants in `dtype`: the spec's `channel_alignment`,
+        else, for a GPU whose matrix engine runs `dtype`, NVIDIA tensor cores' 16-byte rule."""
+        if dtype in self.channel_alignment:
+            return self.channel_alignment[dtype]
+        if self.kind != "gpu" or self.matrix_engine is None or self.matrix_engine.peak(dtype) is None:
+            return None
+        multiple = _TENSOR_CORE_ALIGNMENT_BYTES // _ELEMENT_BYTES[dtype]
+        return ChannelAlignment(multiple, multiple, f"default for GPU tensor cores: channel counts in multiples of "
+                                                    f"{_TENSOR_CORE_ALIGNMENT_BYTES} bytes ({multiple} {dtype} values), "
+                                                    "NVIDIA cuDNN/cuBLAS performance guides")
 
     def units(self) -> dict[str, Unit]:
         """{'matrix': ..., 'vector': ...}, the matrix engine only when the device has one."""
@@ -331,6 +363,20 @@ class _Checker:
             )
         return found
 
+    def alignments(self, value: Any, where: str) -> dict[str, ChannelAlignment]:
+        found = {}
+        for dtype, item in self.mapping(value, where, set(PROFILE_DTYPES)).items():
+            at = f"{where}.{dtype}"
+            self.mapping(item, at, {"input", "output", "source"}, ("input", "output", "source"))
+            sides = {}
+            for side in ("input", "output"):
+                number = item[side]
+                if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                    raise self.fail(f"{at}.{side}", "a whole number of channels, 1 or more", number)
+                sides[side] = number
+            found[dtype] = ChannelAlignment(sides["input"], sides["output"], self.text(item["source"], f"{at}.source"))
+        return found
+
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
@@ -383,6 +429,8 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         if top.get("cache_bandwidth_gb_per_s") is not None else (),
         kernel_families=check.families(top["kernel_families"], "kernel_families")
         if top.get("kernel_families") is not None else {},
+        channel_alignment=check.alignments(top["channel_alignment"], "channel_alignment")
+        if top.get("channel_alignment") is not None else {},
         path=origin,
     )
 

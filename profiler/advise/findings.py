@@ -1,0 +1,106 @@
+"""The typed results of `effprof advise`: findings, each priced before and after its change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["Cost", "Finding", "AdviceReport", "ModelTotals"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What the engine predicts for one forward call: latency and bytes moved (read + written)."""
+
+    latency_s: float
+    bytes: int
+
+    def minus(self, before: Cost, after: Cost) -> Cost:
+        """This cost with the difference between `before` and `after` taken off: a change priced
+        on a part (one layer, a fused engine) applied to the whole model."""
+        return Cost(self.latency_s - (before.latency_s - after.latency_s), self.bytes - (before.bytes - after.bytes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"latency_s": self.latency_s, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of advice: a rule, the layers it is about, what to change, the numbers behind it,
+    and the model's predicted latency and bytes before and after the change."""
+
+    rule: str
+    layers: tuple[str, ...]
+    message: str
+    evidence: Mapping[str, Any]
+    before: Cost
+    after: Cost
+
+    @property
+    def saving_s(self) -> float:
+        return self.before.latency_s - self.after.latency_s
+
+    @property
+    def saving_fraction(self) -> float:
+        return self.saving_s / self.before.latency_s if self.before.latency_s else 0.0
+
+    @property
+    def saving_bytes(self) -> int:
+        return self.before.bytes - self.after.bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "layers": list(self.layers),
+            "message": self.message,
+            "evidence": dict(self.evidence),
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "saving_s": self.saving_s,
+            "saving_fraction": self.saving_fraction,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTotals:
+    """The model as it is, on the device: the 'before' of every finding."""
+
+    cost: Cost
+    params: int
+    macs: int
+    flops: int
+    launches: int
+    dtype: str
+    batch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.cost.to_dict(),
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "launches": self.launches,
+            "dtype": self.dtype,
+            "batch": self.batch,
+        }
+
+
+@dataclass(frozen=True)
+class AdviceReport:
+    """Every finding on one model and device, sorted by saving (largest first)."""
+
+    model: str
+    hardware: str
+    totals: ModelTotals
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    rules: tuple[str, ...] = ()  # the rules that were run
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON interface (docs/advise.md); add keys, never rename."""
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "totals": self.totals.to_dict(),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }

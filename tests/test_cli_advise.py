@@ -1,0 +1,78 @@
+"""`effprof advise` as a user runs it: formats, filters, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+# conv 8 -> 32 (1x1) + BN + ReLU on 8x8: BN folding and a fused ReLU are the findings
+MODEL = """
+import torch
+from torch import nn
+
+def build_model():
+    return nn.Sequential(nn.Conv2d(8, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
+
+def example_inputs():
+    return torch.randn(1, 8, 8, 8)
+"""
+
+
+@pytest.fixture
+def model(write_model):
+    return write_model(MODEL)
+
+
+def test_table(model, capsys):
+    code, out, err = run_cli(["advise", model, "--hw", "a4000"], capsys)
+    assert code == 0, err
+    assert "G4" in out and "fold 1 batch norms" in out and "on a4000, fp32, batch 1" in out
+
+
+def test_json_to_a_file(model, tmp_path, capsys):
+    target = tmp_path / "advice.json"
+    code, _, err = run_cli(["advise", model, "--hw", "a4000", "-f", "json", "-o", target], capsys)
+    assert code == 0, err
+    data = json.loads(target.read_text())
+    assert data["hardware"] == "a4000" and data["model"].endswith("model.py:build_model")
+    savings = [f["saving_s"] for f in data["findings"]]
+    assert savings == sorted(savings, reverse=True)
+    assert {f["rule"] for f in data["findings"]} >= {"G4", "G1"}
+
+
+def test_markdown_and_rule_filter(model, capsys):
+    code, out, err = run_cli(["advise", model, "--hw", "a4000", "-f", "markdown", "--rule", "g1"], capsys)
+    assert code == 0, err
+    assert out.startswith("**") and "| G1 |" in out and "| G4 |" not in out
+
+
+def test_fail_on(model, capsys):
+    code, _, _ = run_cli(["advise", model, "--hw", "a4000", "--fail-on", "G4", "-f", "json"], capsys)
+    assert code == 1
+    # no finding saves 90% of the latency: the gate holds
+    code, _, err = run_cli(["advise", model, "--hw", "a4000", "--fail-on", "any", "--min-saving", "90%", "-f", "json"], capsys)
+    assert code == 0, err
+    code, _, _ = run_cli(["advise", model, "--hw", "a4000", "--rule", "G2", "--fail-on", "any"], capsys)
+    assert code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rule", "g5"], "unknown advice rule 'g5' (did you mean 'G4'?)"),
+    (["--fail-on", "alignmnt"], "unknown advice rule 'alignmnt' (did you mean 'alignment'?)"),
+    (["--min-saving", "lots"], "bad --min-saving"),
+    (["--format", "csv"], "unknown --format 'csv'"),
+    (["--hw", "a4001"], "unknown hardware 'a4001'"),
+])
+def test_bad_input_exits_2(model, capsys, args, message):
+    argv = ["advise", model, *args] + ([] if "--hw" in args else ["--hw", "a4000"])
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_needs_a_device(model, capsys):
+    code, _, err = run_cli(["advise", model], capsys)
+    assert code == 2 and "add --hw" in err
