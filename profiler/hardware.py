@@ -118,7 +118,7 @@ class ChannelAlignment:
 # Bytes per element by dtype, for the default alignment: NVIDIA tensor cores want the GEMM's K and
 # N in multiples of 16 bytes (cuDNN / cuBLAS performance guides: 8 fp16 channels, 16 int8, 4 tf32).
 _TENSOR_CORE_ALIGNMENT_BYTES = 16
-_ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+_ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ class HardwareSpec:
         else, for a GPU whose matrix engine runs `dtype`, NVIDIA tensor cores' 16-byte rule."""
         if dtype in self.channel_alignment:
             return self.channel_alignment[dtype]
-        if self.kind != "gpu" or self.matrix_engine is None or self.matrix_engine.peak(dtype) is None:
+        if (self.kind != "gpu" or self.matrix_engine is None or self.matrix_engine.peak(dtype) is None
+                or dtype not in _ELEMENT_BYTES):
             return None
         multiple = _TENSOR_CORE_ALIGNMENT_BYTES // _ELEMENT_BYTES[dtype]
         return ChannelAlignment(multiple, multiple, f"default for GPU tensor cores: channel counts in multiples of "

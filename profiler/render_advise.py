@@ -15,7 +15,7 @@ from rich.text import Text
 from .advise import AdviceReport, Finding
 from .units import format_bytes, format_seconds
 
-__all__ = ["ADVICE_FORMATS", "advice_table", "advice_markdown", "advice_json", "saving_text", "evidence_text"]
+__all__ = ["ADVICE_FORMATS", "advice_json", "advice_markdown", "advice_table", "evidence_text", "saving_text"]
 
 ADVICE_FORMATS = ("table", "json", "markdown")
 _LAYERS_SHOWN = 3
@@ -33,17 +33,24 @@ def _layers_text(finding: Finding) -> str:
     return shown + (f" +{more} more" if more > 0 else "")
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def _value_text(key: str, value: Any) -> str:
+    """An evidence value in the unit its key names: seconds, bytes, a share, or a count."""
     if isinstance(value, list):
-        return "[" + ", ".join(_value_text(v) for v in value) + "]"
-    return str(value)
+        return "x".join(str(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if key.endswith("_s"):
+        return format_seconds(value)
+    if key.endswith("_bytes"):
+        return format_bytes(value)
+    if key.endswith("share"):
+        return f"{value * 100:.1f}%"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def evidence_text(finding: Finding) -> str:
     """'in_channels=3, out_channels=32, ...': the numbers behind a finding, on one line."""
-    return ", ".join(f"{key}={_value_text(value)}" for key, value in finding.evidence.items()
+    return ", ".join(f"{key}={_value_text(key, value)}" for key, value in finding.evidence.items()
                      if key not in ("priced", "alignment_source"))
 
 

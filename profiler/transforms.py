@@ -13,8 +13,9 @@ docs/advise.md gives the formulas and their sources.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,19 +24,19 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
 __all__ = [
-    "meta_copy",
-    "replace_modules",
-    "fold_conv_bn",
-    "fold_batch_norms",
-    "find_conv_bn_pairs",
-    "merge_repvgg_branches",
     "PaddedConv",
     "PaddedLinear",
-    "pad_channels",
-    "round_up",
-    "merge_parallel_convs",
-    "change_groups",
     "balance_widths",
+    "change_groups",
+    "find_conv_bn_pairs",
+    "fold_batch_norms",
+    "fold_conv_bn",
+    "merge_parallel_convs",
+    "merge_repvgg_branches",
+    "meta_copy",
+    "pad_channels",
+    "replace_modules",
+    "round_up",
     "separable_to_standard",
     "standard_to_separable",
 ]
@@ -114,7 +115,7 @@ def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
         if type(module).forward is not nn.Sequential.forward or not isinstance(module, nn.Sequential):
             continue
         children = list(module.named_children())
-        for (name, first), (next_name, second) in zip(children, children[1:]):
+        for (name, first), (next_name, second) in itertools.pairwise(children):
             if isinstance(first, _ConvNd) and isinstance(second, _BatchNorm) and not first.transposed:
                 prefix = f"{path}." if path else ""
                 pairs.append((prefix + name, prefix + next_name))
@@ -132,7 +133,7 @@ def fold_batch_norms(model: nn.Module, pairs: Iterable[tuple[str, str]] | None =
     for conv_path, bn_path in pairs:
         conv, bn = model.get_submodule(conv_path), model.get_submodule(bn_path)
         if not isinstance(conv, _ConvNd) or not isinstance(bn, _BatchNorm):
-            raise ValueError(f"'{conv_path}' -> '{bn_path}' is not a convolution followed by a batch norm")
+            raise TypeError(f"'{conv_path}' -> '{bn_path}' is not a convolution followed by a batch norm")
         replacements[conv_path] = fold_conv_bn(conv, bn)
         replacements[bn_path] = nn.Identity()
     return replace_modules(model, replacements)
@@ -355,7 +356,7 @@ def standard_to_separable(conv: nn.Conv2d) -> nn.Sequential:
     (MobileNet's factorisation). A design change: it computes a different, cheaper function."""
     if conv.groups != 1:
         raise ValueError("only an ungrouped convolution factorises into depthwise + pointwise")
-    options = dict(device=conv.weight.device, dtype=conv.weight.dtype)
+    options = {"device": conv.weight.device, "dtype": conv.weight.dtype}
     return nn.Sequential(
         nn.Conv2d(conv.in_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                   groups=conv.in_channels, bias=False, padding_mode=conv.padding_mode, **options),

@@ -1,10 +1,10 @@
 """Advice rules on small hand-built models: hand-computed evidence, hand-checked savings, and the
 models that follow each guideline getting no finding for it.
 
-Savings are checked on MEMORY_BOUND, a device whose compute is so fast and launches so free that a
-kernel's time is its bytes over 100 GB/s: a saving of B bytes is B / 1e11 seconds, whatever the
-FLOPs. Each saving is also checked against the engine's price of the changed model written by
-hand (not by the transform the rule used).
+Savings are checked on MEMORY_BOUND, a device whose compute is so fast and memory so slow that a
+kernel's time is its bytes over 0.1 GB/s plus a 1 ns launch: a change that saves B bytes and L
+launches saves B / 1e8 + L / 1e9 seconds, whatever the FLOPs. Some savings are also checked against
+the engine's price of the changed model written by hand (not by the transform the rule used).
 """
 
 from __future__ import annotations
@@ -20,17 +20,22 @@ from profiler.advise import RULES, advise, select_rules
 from profiler.errors import UsageError
 from profiler.hardware import parse_spec
 
-BANDWIDTH = 100e9  # bytes/s
+BANDWIDTH = 0.1e9  # bytes/s
+LAUNCH_S = 1e-9
 
 
-def _spec(name: str, peak: float, *, matrix: dict | None = None, alignment: dict | None = None):
+def _seconds(saved_bytes: int, saved_launches: int) -> float:
+    return saved_bytes / BANDWIDTH + saved_launches * LAUNCH_S
+
+
+def _spec(name: str, peak: float, *, bandwidth: float = BANDWIDTH, matrix: dict | None = None, alignment: dict | None = None):
     source = {"source": "test device"}
     data = {
         "name": name, "description": "test device", "kind": "gpu",
-        "memory_bandwidth_gb_per_s": {"value": BANDWIDTH / 1e9, **source},
+        "memory_bandwidth_gb_per_s": {"value": bandwidth / 1e9, **source},
         "vector_units": {"name": "vector", "peak_tflop_per_s": {"fp32": {"value": peak, **source}}},
         "efficiency": {"compute": {"value": 1.0, **source}, "memory": {"value": 1.0, **source}},
-        "launch_overhead_us": {"value": 0, **source},
+        "launch_overhead_us": {"value": LAUNCH_S * 1e6, **source},
     }
     if matrix is not None:
         data["matrix_engine"] = {"name": "matrix", "peak_tflop_per_s": {d: {"value": v, **source} for d, v in matrix.items()}}
@@ -39,8 +44,8 @@ def _spec(name: str, peak: float, *, matrix: dict | None = None, alignment: dict
     return parse_spec(data, f"<{name}>")
 
 
-MEMORY_BOUND = _spec("memory-bound", 1e6, matrix={"fp16": 1e6, "int8": 1e6})
-COMPUTE_BOUND = _spec("compute-bound", 1e-6)
+MEMORY_BOUND = _spec("memory-bound", 1000, matrix={"fp16": 10_000, "int8": 20_000})
+COMPUTE_BOUND = _spec("compute-bound", 1e-6, bandwidth=1e12)
 
 
 def _latency(model, shape, spec=MEMORY_BOUND, dtype=None) -> float:
@@ -71,7 +76,7 @@ def test_g4_fold_bn_evidence_and_saving():
     assert finding.evidence["batch_norm_bytes"] == 1152
     # folding removes those 1152 B and makes the conv read a bias of 8·4 = 32 B: 1120 B saved
     assert finding.saving_bytes == 1120
-    assert finding.saving_s == pytest.approx(1120 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(1120, 1), rel=1e-9)
     hand_folded = nn.Sequential(nn.Conv2d(8, 8, 1, bias=True))
     assert finding.after.latency_s == pytest.approx(_latency(hand_folded, (1, 8, 4, 4)), rel=1e-12)
     assert isinstance(model[1], nn.BatchNorm2d)  # the user's model is left as it was
@@ -86,7 +91,7 @@ def test_g4_activation_absorbed_by_a_fused_engine():
     assert finding.evidence["elementwise_kernels"] == 1 and finding.evidence["activations"] == 1
     # eager ReLU reads and writes 8·16·4 = 512 B each; fused, the conv's output never leaves the chip
     assert finding.saving_bytes == 1024
-    assert finding.saving_s == pytest.approx(1024 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(1024, 1), rel=1e-9)
 
 
 # ------------------------------------------------------------------------------------------ G1
@@ -103,7 +108,7 @@ def test_g1_imbalanced_pointwise_conv():
     assert evidence["balanced_width"] == 32 and evidence["balanced_mac_elements"] == 5120
     # the saving is the 1024 elements of 4 B the balanced layer does not move
     assert finding.saving_bytes == 4096
-    assert finding.saving_s == pytest.approx(4096 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(4096, 0), rel=1e-9)
 
 
 class BasicBlock(nn.Module):
@@ -137,7 +142,7 @@ def test_g2_group_conv_at_equal_flops():
     assert (evidence["equal_flops_in_channels"], evidence["equal_flops_out_channels"]) == (32, 32)
     assert evidence["equal_flops_mac_elements"] == 5120
     assert finding.saving_bytes == (9216 - 5120) * 4
-    assert finding.saving_s == pytest.approx((9216 - 5120) * 4 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds((9216 - 5120) * 4, 0), rel=1e-9)
 
 
 def test_g2_leaves_depthwise_and_ungrouped_convs_alone():
@@ -166,7 +171,7 @@ def test_g3_parallel_convs_on_one_input():
     # merged, the 16·64·4 = 4096 B input is read once instead of twice; weights, biases and
     # outputs are the same bytes either way
     assert finding.saving_bytes == 4096
-    assert finding.saving_s == pytest.approx(4096 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(4096, 1), rel=1e-9)
 
 
 def test_g3_plain_conv_stack_gets_nothing():
@@ -186,11 +191,11 @@ def test_alignment_on_tensor_cores_in_fp16():
     # fp16: the pad copy reads 3·64·2 = 384 B and writes 8·64·2 = 1024 B; the conv then reads
     # 1024 B of input (not 384) and 16·8·9·2 = 2304 B of weights (not 864): 1408 + 640 + 1440 more
     assert finding.saving_bytes == -(1408 + 640 + 1440)
-    assert finding.saving_s == pytest.approx(-(1408 + 640 + 1440) / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(-(1408 + 640 + 1440), -1), rel=1e-9)  # + the pad's launch
 
 
 def test_alignment_from_a_spec_field_npu_style():
-    npu = _spec("npu", 1e6, matrix={"int8": 1e6},
+    npu = _spec("npu", 1000, matrix={"int8": 20_000},
                 alignment={"int8": {"input": 4, "output": 16, "source": "NNIE: inputs of 4, outputs of 16"}})
     assert npu.alignment("int8").output == 16
     report = _run(nn.Sequential(nn.Conv2d(4, 24, 1)), (1, 4, 8, 8), ["alignment"], spec=npu, dtype="int8")
@@ -220,6 +225,7 @@ def test_separable_priced_as_a_standard_conv_when_memory_bound():
     # separable: dw 1024 + 144 + 1024, BN 1024 + 64 + 1024, ReLU 1024 + 1024, pw 1024 + 128 + 2048
     # = 9552 B; standard 3x3 4 -> 8: 1024 + 8·4·9·4 = 1152 + 2048 = 4224 B
     assert finding.saving_bytes == 9552 - 4224
+    assert finding.saving_s == pytest.approx(_seconds(9552 - 4224, 3), rel=1e-9)  # 4 kernels become 1
     hand = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
     assert finding.after.latency_s == pytest.approx(_latency(hand, (1, 4, 8, 8)), rel=1e-12)
 
@@ -287,7 +293,7 @@ def test_concat_of_whole_outputs_is_eliminated():
     # cat reads 8·64·4 + 24·64·4 = 8192 B and writes as much
     assert finding.evidence["copy_bytes"] == 16384
     assert finding.saving_bytes == 16384
-    assert finding.saving_s == pytest.approx(16384 / BANDWIDTH, rel=1e-9)
+    assert finding.saving_s == pytest.approx(_seconds(16384, 1), rel=1e-9)
 
 
 def test_concat_of_a_view_is_not_eliminated():
@@ -316,3 +322,22 @@ def test_rule_names_are_checked():
     assert select_rules(None) == list(RULES)
     with pytest.raises(UsageError, match="did you mean 'G4'"):
         select_rules(["g5"])
+
+
+@pytest.mark.parametrize("alignment, message", [
+    ({"int8": {"input": 0, "output": 16, "source": "x"}}, "channel_alignment.int8.input': expected a whole number"),
+    ({"int8": {"input": 4.5, "output": 16, "source": "x"}}, "channel_alignment.int8.input': expected a whole number"),
+    ({"int4": {"input": 4, "output": 16, "source": "x"}}, "unknown field 'channel_alignment.int4'"),
+    ({"int8": {"input": 4, "output": 16}}, "missing field 'channel_alignment.int8.source'"),
+])
+def test_channel_alignment_field_is_validated(alignment, message):
+    from profiler.errors import SpecError
+
+    with pytest.raises(SpecError, match=message.replace(".", r"\.")):
+        _spec("npu", 1000, matrix={"int8": 20_000}, alignment=alignment)
+
+
+def test_default_alignment_follows_the_sixteen_byte_rule():
+    spec = _spec("gpu", 1000, matrix={"tf32": 100, "fp16": 200, "int8": 400})
+    assert [spec.alignment(d).input for d in ("tf32", "fp16", "int8")] == [4, 8, 16]
+    assert spec.alignment("fp32") is None  # no matrix-engine peak for fp32: nothing to align for

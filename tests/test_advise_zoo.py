@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import EXAMPLES
 
 from profiler import profile
 from profiler.advise import advise_loaded
 from profiler.loading import load_model
-
-from conftest import EXAMPLES
 
 
 def _advise(name: str, rules, hardware="a4000", dtype=None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli
 
 # conv 8 -> 32 (1x1) + BN + ReLU on 8x8: BN folding and a fused ReLU are the findings
@@ -68,7 +67,7 @@ def test_fail_on(model, capsys):
 ])
 def test_bad_input_exits_2(model, capsys, args, message):
     argv = ["advise", model, *args] + ([] if "--hw" in args else ["--hw", "a4000"])
-    code, out, err = run_cli(argv, capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 2
     assert message in err and "Traceback" not in err
 

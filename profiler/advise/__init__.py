@@ -9,8 +9,9 @@ changed. docs/advise.md lists the rules, their sources, how each saving is price
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from torch import nn
 
@@ -24,7 +25,7 @@ from .context import AdviceContext, report_cost
 from .findings import AdviceReport, Cost, Finding, ModelTotals
 from .rules import RULES, Rule
 
-__all__ = ["advise", "advise_loaded", "select_rules", "AdviceReport", "Finding", "Cost", "ModelTotals", "Rule", "RULES"]
+__all__ = ["RULES", "AdviceReport", "Cost", "Finding", "ModelTotals", "Rule", "advise", "advise_loaded", "select_rules"]
 
 
 def select_rules(names: Iterable[str] | None) -> list[str]:

@@ -4,9 +4,10 @@ same engine, spec, dtype and batch (`profiler.profile(..., hardware=...)`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,7 +20,7 @@ from ..report import Report
 from ..tracing import ModelInputs
 from .findings import Cost, Finding
 
-__all__ = ["AdviceContext", "report_cost", "bare_op"]
+__all__ = ["AdviceContext", "bare_op", "report_cost"]
 
 
 def bare_op(op: str) -> str:

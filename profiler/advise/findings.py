@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["Cost", "Finding", "AdviceReport", "ModelTotals"]
+__all__ = ["AdviceReport", "Cost", "Finding", "ModelTotals"]
 
 
 @dataclass(frozen=True, slots=True)

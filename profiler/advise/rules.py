@@ -6,8 +6,8 @@ docs/advise.md gives every rule's source, evidence, pricing and limits."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from ..units import format_seconds
 from .context import AdviceContext, Key, report_cost
 from .findings import Cost, Finding
 
-__all__ = ["Rule", "RULES", "rule"]
+__all__ = ["RULES", "Rule", "rule"]
 
 Check = Callable[[AdviceContext], list[Finding]]
 
@@ -165,6 +165,12 @@ def equal_widths(ctx: AdviceContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------ G2
 
 
+def _mac_conv(positions_in: int, positions_out: int, kernel: int, c_in: int, c_out: int, groups: int) -> int:
+    """Memory access of a KxK conv in elements: its input, its output and its weights (K²·c1·c2/g);
+    ShuffleNet V2's hw(c1 + c2) + c1·c2/g at 1x1, stride 1."""
+    return positions_in * c_in + positions_out * c_out + kernel * c_in * c_out // groups
+
+
 @rule("G2", "Too many groups raise memory access at equal FLOPs",
       "ShuffleNet V2 (Ma et al., ECCV 2018), guideline G2 and Table 2")
 def group_count(ctx: AdviceContext) -> list[Finding]:
@@ -180,9 +186,6 @@ def group_count(ctx: AdviceContext) -> list[Finding]:
         positions_out = _output_positions(ctx, index, conv.out_channels)
         kernel = math.prod(conv.kernel_size)
 
-        def mac(c_in: int, c_out: int, groups: int) -> int:
-            return positions_in * c_in + positions_out * c_out + kernel * c_in * c_out // groups
-
         before = ctx.price_part(conv, shape)
         after = ctx.price_part(fewer, _with_channels(shape, fewer.in_channels, 1))
         findings.append(ctx.finding(
@@ -190,10 +193,10 @@ def group_count(ctx: AdviceContext) -> list[Finding]:
             f"{conv.groups} groups on {conv.in_channels} -> {conv.out_channels} channels; at equal FLOPs an ungrouped "
             f"{fewer.in_channels} -> {fewer.out_channels} conv {_verdict(before, after)} on this layer",
             {"groups": conv.groups, "in_channels": conv.in_channels, "out_channels": conv.out_channels,
-             "mac_elements": mac(conv.in_channels, conv.out_channels, conv.groups),
+             "mac_elements": _mac_conv(positions_in, positions_out, kernel, conv.in_channels, conv.out_channels, conv.groups),
              "equal_flops_groups": 1, "equal_flops_in_channels": fewer.in_channels,
              "equal_flops_out_channels": fewer.out_channels,
-             "equal_flops_mac_elements": mac(fewer.in_channels, fewer.out_channels, 1),
+             "equal_flops_mac_elements": _mac_conv(positions_in, positions_out, kernel, fewer.in_channels, fewer.out_channels, 1),
              "latency_share": ctx.share(ctx.layer_cost(path)),
              "priced": "the layer alone, as it is and ungrouped at equal FLOPs, same engine and spec"},
             before, after,
@@ -232,7 +235,7 @@ def _conv_signature(conv: nn.Conv2d) -> tuple:
 
 
 @rule("G3", "Fragmentation lowers parallelism: parallel convolutions on one input can run as one",
-      "ShuffleNet V2 guideline G3 and Table 3; TensorRT horizontal fusion (deployment notes, seed 004)")
+      "ShuffleNet V2 guideline G3 and Table 3; TensorRT's horizontal fusion")
 def fragmentation(ctx: AdviceContext) -> list[Finding]:
     by_input: dict[tuple[Key, tuple], list[int]] = {}
     for index in range(len(ctx.kernels)):
@@ -283,7 +286,7 @@ def _fold_bn_finding(ctx: AdviceContext, pairs: list[tuple[int, int]]) -> Findin
 
 
 @rule("G4", "Element-wise ops are not negligible: fold BN, fuse activations and residual adds",
-      "ShuffleNet V2 guideline G4 and Table 4; conv+BN folding and TensorRT's CBR fusion (seed 004)")
+      "ShuffleNet V2 guideline G4 and Table 4; conv+BN folding and TensorRT's CBR fusion")
 def elementwise(ctx: AdviceContext) -> list[Finding]:
     findings = []
     pairs = _conv_bn_pairs(ctx)
@@ -320,8 +323,8 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
 
 
 @rule("alignment", "Channel counts the matrix engine wants for the dtype",
-      "deployment notes (seed 002): channels in multiples of 16, NNIE inputs of 4 and outputs of 16; "
-      "MobileDets: multiples of 8; NVIDIA tensor cores: 16-byte multiples")
+      "HiSilicon NNIE: inputs in multiples of 4, outputs of 16; MobileDets: multiples of 8; "
+      "NVIDIA cuDNN/cuBLAS: 16-byte multiples")
 def alignment(ctx: AdviceContext) -> list[Finding]:
     wanted = ctx.spec.alignment(ctx.report.estimate.dtype)
     if wanted is None:
@@ -380,7 +383,7 @@ def _separable_chain(ctx: AdviceContext, index: int) -> list[int] | None:
 
 
 @rule("separable", "Low channel counts: a standard convolution can beat a depthwise-separable pair",
-      "MobileDets (Xiong et al., CVPR 2021) as summarised in the deployment notes (seeds 001, 002)")
+      "MobileDets (Xiong et al., CVPR 2021)")
 def separable(ctx: AdviceContext) -> list[Finding]:
     findings = []
     for index in range(len(ctx.kernels)):
@@ -524,7 +527,7 @@ def _deployed_block(ctx: AdviceContext, block: _RepBlock) -> nn.Module | None:
 
 
 @rule("reparam", "Multi-branch training blocks (KxK + 1x1 + identity, each with BN) become one KxK conv",
-      "RepVGG (Ding et al., CVPR 2021): structural re-parameterisation; deployment notes (seed 002)")
+      "RepVGG (Ding et al., CVPR 2021): structural re-parameterisation")
 def reparameterisation(ctx: AdviceContext) -> list[Finding]:
     blocks = _rep_blocks(ctx)
     replacements = {}
@@ -557,7 +560,7 @@ def _writes_whole(ctx: AdviceContext, key: Key, numel: int, reader: int) -> bool
 
 
 @rule("concat", "Concatenations whose copy a fused engine eliminates",
-      "TensorRT concat elimination (deployment notes, seed 004)")
+      "TensorRT's concat elimination")
 def concat(ctx: AdviceContext) -> list[Finding]:
     eliminable = []
     for index in range(len(ctx.kernels)):
