@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from .advise import RULES as ADVICE_RULES
+from .advise import advice_totals, advise_loaded
 from .api import profile_loaded
 from .dtypes import parse_dtype
 from .errors import EffprofError, ModelLoadError, SpecError, UsageError, did_you_mean
@@ -92,6 +94,14 @@ METRICS: dict[str, Metric] = {
         Metric("launches", "count", ("launches",), needs_hw=True),  # kernel launches, after fusion
     )
 }
+# Advice budgets (docs/advise.md): `advice.G4: 5%` fails when a G4 finding saves more than 5% of
+# the latency on the entry's device; `advice.any` looks at every rule. Only these run `advise`.
+ADVICE_ANY = "advice.any"
+METRICS.update({
+    name: Metric(name, "fraction", (name,), needs_hw=True, per_layer=False)
+    for name in (*(f"advice.{rule}" for rule in ADVICE_RULES), ADVICE_ANY)
+})
+
 # Totals that are settings echoed back, not measurements: nothing to budget.
 NOT_METRICS = frozenset({"batch", "fused"})
 
@@ -381,9 +391,14 @@ def profile_entry(entry: ModelEntry) -> dict[str, Any]:
     try:
         loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch)
         report = profile_loaded(loaded, dtype=entry.dtype, hardware=entry.hw, fuse=bool(entry.fuse))
+        data = report.to_dict()
+        advice = [b.metric for b in entry.budgets if b.metric.startswith("advice.")]
+        if advice:
+            rules = None if ADVICE_ANY in advice else [name.removeprefix("advice.") for name in advice]
+            data["totals"].update(advice_totals(advise_loaded(loaded, hardware=entry.hw, dtype=entry.dtype, rules=rules)))
     except EffprofError as error:
         raise ModelLoadError(f"{entry.where}: {error}") from error
-    return report.to_dict()
+    return data
 
 
 # --- checking ---------------------------------------------------------------------------------

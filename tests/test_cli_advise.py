@@ -75,3 +75,29 @@ def test_bad_input_exits_2(model, capsys, args, message):
 def test_needs_a_device(model, capsys):
     code, _, err = run_cli(["advise", model], capsys)
     assert code == 2 and "add --hw" in err
+
+
+def _budget_file(folder, model, body: str):
+    path = folder / "budgets.yaml"
+    path.write_text(f"models:\n  - name: net\n    model: {model.name}\n{body}")
+    return path
+
+
+def test_check_budgets_name_advice_rules(model, tmp_path, capsys):
+    # the model's BN folding saves about a quarter of its latency on the a4000: over a 5% G4 budget;
+    # it has no concatenation, so a concat budget of 1% holds (its largest saving is 0)
+    over = _budget_file(tmp_path, model, "    hw: a4000\n    budgets:\n      advice.G4: 5%\n      advice.concat: 1%\n")
+    code, out, err = run_cli(["check", over, "-f", "json"], capsys)
+    assert code == 1, err
+    results = {r["metric"]: r["values"][0] for r in json.loads(out)["models"][0]["budgets"]}
+    assert results["advice.G4"]["over"] and results["advice.G4"]["actual"] > 0.05
+    assert not results["advice.concat"]["over"] and results["advice.concat"]["actual"] == 0.0
+    within = _budget_file(tmp_path, model, "    hw: a4000\n    budgets:\n      advice.any: 90%\n")
+    code, _, err = run_cli(["check", within], capsys)
+    assert code == 0, err
+
+
+def test_advice_budgets_need_a_device(model, tmp_path, capsys):
+    path = _budget_file(tmp_path, model, "    budgets:\n      advice.G4: 5%\n")
+    code, _, err = run_cli(["check", path], capsys)
+    assert code == 2 and "needs a roofline estimate: add 'hw:'" in err

@@ -25,7 +25,18 @@ from .context import AdviceContext, report_cost
 from .findings import AdviceReport, Cost, Finding, ModelTotals
 from .rules import RULES, Rule
 
-__all__ = ["RULES", "AdviceReport", "Cost", "Finding", "ModelTotals", "Rule", "advise", "advise_loaded", "select_rules"]
+__all__ = [
+    "RULES",
+    "AdviceReport",
+    "Cost",
+    "Finding",
+    "ModelTotals",
+    "Rule",
+    "advice_totals",
+    "advise",
+    "advise_loaded",
+    "select_rules",
+]
 
 
 def select_rules(names: Iterable[str] | None) -> list[str]:
@@ -87,3 +98,14 @@ def advise(
 def advise_loaded(loaded: LoadedModel, **options: Any) -> AdviceReport:
     """`advise` for a model from `loading.load_model` (already on meta, inputs and batch applied)."""
     return advise(loaded.model, loaded.inputs, name=loaded.name, **options)
+
+
+def advice_totals(report: AdviceReport) -> dict[str, float]:
+    """{'advice.RULE': the largest saving fraction among RULE's findings (0.0 with none)} for every
+    rule that ran, and 'advice.any' over all of them: what advice budgets (docs/ci.md) check."""
+    largest = {f"advice.{rule}": 0.0 for rule in report.rules}
+    for finding in report.findings:
+        key = f"advice.{finding.rule}"
+        largest[key] = max(largest[key], finding.saving_fraction)
+    largest["advice.any"] = max(largest.values(), default=0.0)
+    return largest
