@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 from conftest import EXAMPLES
+from torch import nn
 
 from profiler import profile
-from profiler.advise import advise_loaded
+from profiler.advise import advise_loaded, reparameterize
 from profiler.loading import load_model
 
 
@@ -46,21 +48,24 @@ def test_repvgg_training_blocks_merge_to_the_deployed_model_exactly():
     assert finding.saving_s > 0
 
 
-def test_repvgg_merged_counts_equal_the_deployed_counts():
-    from profiler.advise.context import AdviceContext
-    from profiler.advise.rules import _deployed_block, _rep_blocks
-    from profiler.transforms import replace_modules
-
-    train = load_model(str(EXAMPLES / "repvgg_a0_train.py"))
-    report = profile(train.model, train.inputs, hardware="a4000")
-    ctx = AdviceContext(model=train.model, inputs=train.inputs, report=report, spec=report.estimate.spec)
-    merged = replace_modules(train.model, {b.path: _deployed_block(ctx, b) for b in _rep_blocks(ctx)})
+def test_repvgg_reparameterized_outputs_and_counts_equal_the_deployed_model():
+    train = load_model(str(EXAMPLES / "repvgg_a0_train.py")).rebuild_real()[0].eval()
+    torch.manual_seed(0)
+    with torch.no_grad():  # non-trivial BN statistics, so that every branch matters
+        for module in train.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1), module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.3, 0.6), module.bias.uniform_(-0.1, 0.1)
+    x = torch.randn(2, 3, 64, 64)
+    merged = reparameterize(train, x)
+    with torch.no_grad():
+        assert torch.allclose(merged(x), train(x), atol=1e-5)
+    assert isinstance(train.features[2].rbr_identity, nn.BatchNorm2d)  # the model itself is untouched
     deployed = load_model(str(EXAMPLES / "zoo" / "repvgg_a0.py"))
-    merged_totals = profile(merged, train.inputs).totals
-    deployed_totals = profile(deployed.model, deployed.inputs).totals
+    merged_totals = profile(merged, torch.empty(1, 3, 224, 224)).totals
     # RepVGG-A0 deployed: 8,309,384 params and 1,361,451,008 MACs (examples/zoo/repvgg_a0.py)
     assert (merged_totals.params, merged_totals.macs) == (8_309_384, 1_361_451_008)
-    assert merged_totals == deployed_totals
+    assert merged_totals == profile(deployed.model, deployed.inputs).totals
 
 
 def test_seed_mobilenet_v1_first_layer_alignment_in_fp16():

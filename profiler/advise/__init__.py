@@ -20,10 +20,10 @@ from ..errors import UsageError
 from ..hardware import HardwareSpec, load_spec
 from ..loading import LoadedModel, with_batch
 from ..tracing import ModelInputs, is_meta_module
-from ..transforms import meta_copy
+from ..transforms import meta_copy, replace_modules
 from .context import AdviceContext, report_cost
 from .findings import AdviceReport, Cost, Finding, ModelTotals
-from .rules import RULES, Rule
+from .rules import RULES, Rule, deployed_blocks
 
 __all__ = [
     "RULES",
@@ -35,6 +35,7 @@ __all__ = [
     "advice_totals",
     "advise",
     "advise_loaded",
+    "reparameterize",
     "select_rules",
 ]
 
@@ -109,3 +110,14 @@ def advice_totals(report: AdviceReport) -> dict[str, float]:
         largest[key] = max(largest[key], finding.saving_fraction)
     largest["advice.any"] = max(largest.values(), default=0.0)
     return largest
+
+
+def reparameterize(model: nn.Module, example_inputs: Any = None) -> nn.Module:
+    """A copy of `model` with every RepVGG-style block (a KxK conv+BN, a 1x1 conv+BN and an identity
+    BN on one input, summed, then an optional activation) merged into one KxK conv: what the
+    `reparam` rule prices. Same outputs in eval mode; the blocks are found in a meta trace of one
+    forward call, and `model` itself is left as it was."""
+    inputs = ModelInputs.from_example(example_inputs)
+    report = profile(model, inputs, allow_real=False)
+    ctx = AdviceContext(model=model, inputs=inputs, report=report, spec=None)
+    return replace_modules(model, deployed_blocks(ctx))

@@ -45,7 +45,7 @@ class AdviceContext:
     model: nn.Module  # on meta: a copy of the user's model, never the model itself
     inputs: ModelInputs  # on meta, batch applied
     report: Report  # eager profile with a roofline estimate: the 'before' of every finding
-    spec: HardwareSpec
+    spec: HardwareSpec | None  # None: reading the model's structure only, nothing priced
 
     # ------------------------------------------------------------------------------ the model
 

@@ -18,7 +18,7 @@ from ..units import format_seconds
 from .context import AdviceContext, Key, report_cost
 from .findings import Cost, Finding
 
-__all__ = ["RULES", "Rule", "rule"]
+__all__ = ["RULES", "Rule", "deployed_blocks", "rule"]
 
 Check = Callable[[AdviceContext], list[Finding]]
 
@@ -526,15 +526,21 @@ def _deployed_block(ctx: AdviceContext, block: _RepBlock) -> nn.Module | None:
     return nn.Sequential(merged, make()) if make is not None else None
 
 
+def deployed_blocks(ctx: AdviceContext, blocks: Sequence[_RepBlock] | None = None) -> dict[str, nn.Module]:
+    """{block path: its merged KxK conv (+ activation)} for the RepVGG-style blocks of the model."""
+    found = {}
+    for block in _rep_blocks(ctx) if blocks is None else blocks:
+        deployed = _deployed_block(ctx, block)
+        if deployed is not None:
+            found[block.path] = deployed
+    return found
+
+
 @rule("reparam", "Multi-branch training blocks (KxK + 1x1 + identity, each with BN) become one KxK conv",
       "RepVGG (Ding et al., CVPR 2021): structural re-parameterisation")
 def reparameterisation(ctx: AdviceContext) -> list[Finding]:
     blocks = _rep_blocks(ctx)
-    replacements = {}
-    for block in blocks:
-        deployed = _deployed_block(ctx, block)
-        if deployed is not None:
-            replacements[block.path] = deployed
+    replacements = deployed_blocks(ctx, blocks)
     if not replacements:
         return []
     after = ctx.price(transforms.replace_modules(ctx.model, replacements))
