@@ -48,6 +48,8 @@ _TOP_FIELDS = {
     "cache_bandwidth_gb_per_s", "kernel_families",
     # optional: channel multiples the matrix engine wants per dtype (docs/advise.md, alignment)
     "channel_alignment",
+    # optional: what `effprof llm` checks weights + KV cache + activations against (docs/llm.md)
+    "memory_capacity_gib",
 }
 _REQUIRED_TOP = ("description", "kind", "memory_bandwidth_gb_per_s", "vector_units", "efficiency", "launch_overhead_us")
 
@@ -137,6 +139,11 @@ class HardwareSpec:
     kernel_families: Mapping[str, KernelFamily] = field(default_factory=dict)
     channel_alignment: Mapping[str, ChannelAlignment] = field(default_factory=dict)
     path: str = field(default="", compare=False)
+    memory_capacity_gib: Sourced | None = None  # device memory (GiB, 2**30 bytes); system RAM for a CPU
+
+    @property
+    def memory_capacity_bytes(self) -> int | None:
+        return round(self.memory_capacity_gib.value * 2**30) if self.memory_capacity_gib is not None else None
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -188,6 +195,8 @@ class HardwareSpec:
             "efficiency.memory": self.memory_efficiency.source,
             "launch_overhead_us": self.launch_overhead_us.source,
         }
+        if self.memory_capacity_gib is not None:
+            found["memory_capacity_gib"] = self.memory_capacity_gib.source
         for key, unit in (("matrix_engine", self.matrix_engine), ("vector_units", self.vector_units)):
             if unit is not None:
                 for dtype, peak in unit.peak_tflop_per_s.items():
@@ -433,6 +442,8 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         channel_alignment=check.alignments(top["channel_alignment"], "channel_alignment")
         if top.get("channel_alignment") is not None else {},
         path=origin,
+        memory_capacity_gib=check.sourced(top["memory_capacity_gib"], "memory_capacity_gib", "GiB")
+        if top.get("memory_capacity_gib") is not None else None,
     )
 
 

@@ -24,7 +24,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -82,6 +82,15 @@ class Trace:
     module_calls: Counter
     device: str  # "meta" or "cpu"
     notes: list[str] = field(default_factory=list)
+    # token of a view -> token of the tensor whose storage it shares (views of views resolved):
+    # lets a later pass tell a transposed weight from an activation, and count storage once
+    view_of: dict[int, int] = field(default_factory=dict)
+    # role name -> tokens of the tensors given that role: "parameters" (the model's parameters
+    # and buffers, always), plus any passed to trace_model(tag=...), e.g. a KV cache's buffers
+    tags: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def base_token(self, token: int) -> int:
+        return self.view_of.get(token, token)
 
 
 def is_meta_module(model: nn.Module) -> bool:
@@ -108,15 +117,43 @@ class _Recorder:
         self.failure: tuple[str, str, list[tuple[int, ...]]] | None = None
         self.raised_in: str | None = None
         self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._meta_tokens: dict[int, tuple[int, torch.Tensor]] = {}
         self._next_token = 0
+        self.view_of: dict[int, int] = {}
+        self.tags: dict[str, frozenset[int]] = {}
+
+    def tag(self, role: str, tensors: Iterable[torch.Tensor]) -> None:
+        self.tags[role] = self.tags.get(role, frozenset()) | {self.meta_of(t).token for t in tensors}
+
+    def note_views(self, args: Any, out: Any) -> None:
+        """`out` shares the storage of the first tensor argument (the op's schema says it aliases)."""
+        sources = _flat_tensors(args)
+        if not sources:
+            return
+        source = self.meta_of(sources[0]).token
+        base = self.view_of.get(source, source)
+        for tensor in _flat_tensors(out):
+            token = self.meta_of(tensor).token
+            if token != base:
+                self.view_of[token] = base
 
     def meta_of(self, tensor: torch.Tensor) -> TensorMeta:
-        token = self._tokens.get(tensor)
-        if token is None:
-            token = self._next_token
-            self._next_token += 1
-            self._tokens[tensor] = token
+        if tensor.is_meta:
+            # meta tensors cost no memory: hold them for the trace, so an id is never reused,
+            # and look them up by id (a weak-key lookup costs ~20 us, a fifth of a traced op)
+            entry = self._meta_tokens.get(id(tensor))
+            if entry is None:
+                entry = self._meta_tokens[id(tensor)] = (self._take_token(), tensor)
+            token = entry[0]
+        else:
+            token = self._tokens.get(tensor)
+            if token is None:
+                token = self._tokens[tensor] = self._take_token()
         return TensorMeta(tuple(tensor.shape), tensor.dtype, token)
+
+    def _take_token(self) -> int:
+        self._next_token += 1
+        return self._next_token - 1
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -190,7 +227,22 @@ class _DispatchRecorder(TorchDispatchMode):
             raise
         if not self.recorder.suppressed:
             self.recorder.record(op, args, kwargs, out, func._schema.is_mutable)
+            if _returns_view(func):
+                self.recorder.note_views(args, out)
         return out
+
+
+def _returns_view(func) -> bool:
+    """True for ops whose outputs alias an input without writing it (t, view, expand, split...)."""
+    found = _VIEW_FUNCS.get(func)
+    if found is None:
+        returns = func._schema.returns
+        found = bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write for r in returns)
+        _VIEW_FUNCS[func] = found
+    return found
+
+
+_VIEW_FUNCS: dict[Any, bool] = {}
 
 
 class _AttentionRecorder(TorchFunctionMode):
@@ -274,6 +326,7 @@ def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, stand_ins: 
         model.eval()
         if stand_ins:
             _swap_in_meta_stand_ins(model)
+        recorder.tag("parameters", _state_tensors(model))  # the tensors the forward reads, stand-ins included
         with _AttentionRecorder(recorder), _DispatchRecorder(recorder, found):
             model(*inputs.args, **inputs.kwargs)
 
@@ -318,8 +371,12 @@ def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> I
     )
 
 
-def _attempt(model: nn.Module, inputs: ModelInputs, stand_ins: bool, device: str) -> Trace:
+def _attempt(
+    model: nn.Module, inputs: ModelInputs, stand_ins: bool, device: str, tag: Mapping[str, Iterable[torch.Tensor]]
+) -> Trace:
     recorder = _Recorder()
+    for role, tensors in tag.items():
+        recorder.tag(role, tensors)
     types: dict[str, str] = {name: type(m).__name__ for name, m in model.named_modules()}
     try:
         _run(model, inputs, recorder, stand_ins)
@@ -339,10 +396,18 @@ def _attempt(model: nn.Module, inputs: ModelInputs, stand_ins: bool, device: str
         output_shapes=recorder.output_shapes,
         module_calls=recorder.module_calls,
         device=device,
+        view_of=recorder.view_of,
+        tags=recorder.tags,
     )
 
 
-def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = True) -> Trace:
+def trace_model(
+    model: nn.Module,
+    inputs: ModelInputs,
+    *,
+    allow_real: bool = True,
+    tag: Mapping[str, Iterable[torch.Tensor]] | None = None,
+) -> Trace:
     """Record one forward call of `model`, on meta where possible.
 
     A model already on meta runs as it is. A real model runs with meta stand-ins for its
@@ -350,21 +415,24 @@ def trace_model(model: nn.Module, inputs: ModelInputs, *, allow_real: bool = Tru
     `allow_real`, the real model runs on its real tensors instead, and the trace says so.
     Raises MetaUnsupportedError when a meta model fails on meta (the caller may rebuild it on
     CPU to tell a meta limit from bad inputs), InputMismatchError when the inputs do not fit.
+    `tag` names roles for tensors the forward will see (role -> tensors): `Trace.tags` gives
+    their tokens, next to the "parameters" role every trace has.
     """
+    tag = {role: list(tensors) for role, tensors in (tag or {}).items()}
     # Tensors made under inference mode lack the autograd dispatch keys, so composite ops on them
     # would reach the dispatcher undecomposed: make every stand-in outside inference mode.
     with torch.inference_mode(False):
         meta_inputs = inputs.map_tensors(lambda t: torch.empty_like(t, device="meta"))
         if is_meta_module(model):
-            return _attempt(model, meta_inputs, False, "meta")
+            return _attempt(model, meta_inputs, False, "meta", tag)
         try:
-            return _attempt(model, meta_inputs, True, "meta")
+            return _attempt(model, meta_inputs, True, "meta", tag)
         except MetaUnsupportedError as error:
             if not allow_real:
                 raise
             if any(t.is_meta for t in inputs.tensors()):
                 raise error.without_fallback("the inputs are meta tensors, so there is no real run to fall back to") from error
             real_inputs = inputs.map_tensors(lambda t: t.clone() if t.is_inference() else t)
-            trace = _attempt(model, real_inputs, False, "cpu")
+            trace = _attempt(model, real_inputs, False, "cpu", tag)
             trace.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
             return trace

@@ -32,7 +32,7 @@ COPY_OPS = (
     "_copy_from_and_resize", "repeat", "repeat_interleave", "tile", "roll", "flip", "tril",
     "triu", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
     "slice_scatter", "select_scatter", "diagonal_scatter", "lift_fresh_copy", "masked_select",
-    "index_put", "index_add", "index_copy", "index_fill", "scatter", "scatter_add",
+    "index_add", "index_fill", "scatter", "scatter_add",
     "scatter_reduce", "masked_scatter", "sort", "topk", "nonzero", "unique_dim",
     "_unique2", "col2im", "im2col", "nonzero_static",
 )
@@ -63,6 +63,23 @@ def copy_into_cost(event: OpEvent) -> OpCost:
     # copy_(dst, src): the destination is overwritten, not read
     src = event.args[1]
     return OpCost(bytes_read=src.nbytes, bytes_written=event.outputs[0].nbytes, family="copy")
+
+
+@register("index_copy", "index_put")
+def write_rows_cost(event: OpEvent) -> OpCost:
+    # In place (a KV cache's index_copy_, `cache[:, :, pos] = new`), only the rows written move:
+    # the source and the indices are read and as many elements written into the destination,
+    # whose other rows are untouched. Out of place, the destination is copied first: every tensor
+    # read once and the whole output written.
+    if not event.inplace:
+        read, written = io_bytes(event)
+        return OpCost(bytes_read=read, bytes_written=written, family="copy")
+    destination = event.args[0]
+    source = event.args[3] if event.op.startswith("index_copy") else event.args[2]
+    rows = source.numel * destination.itemsize
+    read = sum(t.nbytes for t in tensor_args(event.args[1:]))
+    accumulate = event.op.startswith("index_put") and len(event.args) > 3 and bool(event.args[3])
+    return OpCost(bytes_read=read + (rows if accumulate else 0), bytes_written=rows, family="copy")
 
 
 @register(*FACTORY_OPS)

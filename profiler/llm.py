@@ -1,0 +1,688 @@
+"""LLM inference on a device: prefill, decode with a KV cache written in place, memory and fit.
+
+The model is built from its `transformers` config on the meta device (no weights) and its real
+forward is traced: once for the prefill of the prompt, and at a few cache lengths for a decode
+step, each step feeding one token per sequence into a static cache (preallocated buffers written
+in place with `index_copy_`, as serving engines do). Costs are re-priced per role by
+`precision.py` and put on the roofline of a hardware spec.
+
+Decode is integrated over every generated token. A decode step's shapes are affine in the cache
+length (the projections and MLP do not change; attention and the cache read grow by one row per
+token), so each kernel's FLOPs and bytes are too: costs traced at the first and the last step are
+interpolated exactly in between, which a third trace at the midpoint checks. Each step's latency
+(a sum over kernels of max(compute, memory), not affine) is then summed step by step. Where the
+midpoint disagrees (e.g. sliding-window attention that stops growing), more contexts are traced
+and costs interpolated piecewise-linearly between them; the result says which was used.
+docs/llm.md gives the method, its conventions and its limits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .aggregate import Kernel, aggregate
+from .errors import ModelLoadError, UsageError
+from .events import TensorMeta, tensor_args
+from .hardware import HardwareSpec, load_spec
+from .liveness import peak_live_bytes
+from .loading import InputSpec, load_model
+from .precision import FLOAT_FORMATS, Precision, PricedCost, Roles, is_matrix_weight, reduction_length, reprice
+from .roofline import choose_unit, compute_time_s, memory_time_s
+from .tracing import ModelInputs, trace_model
+
+__all__ = [
+    "CausalLM",
+    "LlmRun",
+    "PrefillResult",
+    "DecodeResult",
+    "MemoryResult",
+    "GenerationResult",
+    "BatchRow",
+    "LlmResult",
+    "load_causal_lm",
+    "profile_llm",
+    "parse_batches",
+]
+
+# Contexts traced per piece when a decode step's costs are not affine in the cache length.
+REFINED_POINTS = 9
+_CHUNK_ELEMENTS = 1 << 21  # steps x kernels evaluated at once while summing (about 16 MB)
+_FLOAT_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+@dataclass(frozen=True)
+class CausalLM:
+    """A causal LM built on meta, and the config its KV cache is shaped from."""
+
+    model: nn.Module
+    config: Any
+    name: str
+
+
+def load_causal_lm(target: str) -> CausalLM:
+    """A model file (`build_model()` returning a causal LM), a `config.json` or a directory
+    holding one, or a hub id resolved to its config only (no weights are ever read)."""
+    path = Path(target.rpartition(":")[0] if ".py:" in target else target)
+    if path.suffix == ".py":
+        loaded = load_model(target, [InputSpec((1, 1), torch.int64)])
+        config = getattr(loaded.model, "config", None)
+        if config is None:
+            raise ModelLoadError(
+                f"'{loaded.name}' has no `config`: effprof llm needs a transformers causal LM "
+                "(e.g. AutoModelForCausalLM.from_config(...)); profile other models with `effprof MODEL.py`"
+            )
+        return CausalLM(loaded.model, config, loaded.name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"directory '{target}' holds no config.json: pass a config file or a model directory")
+        config = _config_from(str(path), target)
+    elif path.suffix == ".json" or path.exists():
+        if not path.is_file():
+            raise ModelLoadError(f"config file '{target}' not found")
+        config = _config_from(str(path), target)
+    else:
+        config = _config_from(target, target, hub=True)
+    return CausalLM(_build(config, target), config, _display_name(target, config))
+
+
+def _config_from(source: str, target: str, hub: bool = False) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source)
+    except (OSError, ValueError, KeyError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if hub:
+            raise ModelLoadError(
+                f"cannot resolve '{target}' to a transformers config ({first}); offline (HF_HUB_OFFLINE=1) "
+                "it must already be in the local cache: pass a config.json path or a model directory instead"
+            ) from None
+        raise ModelLoadError(f"'{target}' is not a transformers config: {first}") from None
+
+
+def _build(config: Any, target: str) -> nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return AutoModelForCausalLM.from_config(config, dtype=torch.float16)
+    except (ValueError, KeyError, ImportError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ModelLoadError(f"'{target}' does not build a causal LM with transformers: {first}") from None
+
+
+def _display_name(target: str, config: Any) -> str:
+    architectures = getattr(config, "architectures", None) or [type(config).__name__]
+    return f"{Path(target).name or target} ({architectures[0]})"
+
+
+# ------------------------------------------------------------------------------------ tracing
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One traced forward: `new_tokens` per sequence fed to a cache already holding `cached`."""
+
+    batch: int
+    new_tokens: int
+    cached: int
+    kernels: tuple[Kernel, ...]
+    roles: Roles
+    events: tuple
+    kv_elements: int  # elements of the cache's K and V buffers (batch x cached + new rows)
+    unsupported: dict[str, int]
+
+
+def _text_config(config: Any) -> Any:
+    getter = getattr(config, "get_text_config", None)
+    return getter() if callable(getter) else config
+
+
+def _kv_layout(config: Any) -> tuple[int, int]:
+    text = _text_config(config)
+    heads = getattr(text, "num_attention_heads", None)
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or (text.hidden_size // heads if heads else None)
+    if not kv_heads or not head_dim:
+        raise ModelLoadError("the model's config gives no attention heads: effprof llm needs a transformer decoder")
+    return int(kv_heads), int(head_dim)
+
+
+def _cache_keyword(model: nn.Module) -> str:
+    names = inspect.signature(model.forward).parameters
+    if "cache" in names:
+        return "cache"
+    if "past_key_values" in names:
+        return "past_key_values"
+    raise ModelLoadError(f"{type(model).__name__}.forward takes no KV cache: effprof llm needs a causal LM that does")
+
+
+def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step:
+    from transformers import StaticCache
+
+    kv_heads, head_dim = _kv_layout(lm.config)
+    cache = StaticCache(config=lm.config, max_cache_len=cached + new_tokens)
+    cache.early_initialization(
+        batch_size=batch, num_heads=kv_heads, head_dim=head_dim, dtype=torch.float16, device=torch.device("meta")
+    )
+    buffers = [t for layer in cache.layers for t in (layer.keys, layer.values)]
+    for layer in cache.layers:
+        layer.cumulative_length = torch.tensor(cached)  # the prompt (and earlier tokens) already written
+    kwargs: dict[str, Any] = {
+        "input_ids": torch.empty((batch, new_tokens), dtype=torch.int64, device="meta"),
+        _cache_keyword(lm.model): cache,
+        "use_cache": True,
+    }
+    if "logits_to_keep" in inspect.signature(lm.model.forward).parameters:
+        kwargs["logits_to_keep"] = 1  # logits of the last position only, as generate() and servers do
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trace = trace_model(lm.model, ModelInputs((), kwargs), allow_real=False, tag={"kv_cache": buffers})
+    result = aggregate(trace, lm.model)
+    return _Step(
+        batch=batch,
+        new_tokens=new_tokens,
+        cached=cached,
+        kernels=tuple(result.kernels),
+        roles=Roles.from_trace(trace),
+        events=tuple(trace.events),
+        kv_elements=sum(t.numel() for t in buffers),
+        unsupported=result.unsupported_ops,
+    )
+
+
+# ------------------------------------------------------------------------------------ pricing
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """One traced step on the roofline: per-kernel times, and its totals in the chosen formats."""
+
+    compute_s: tuple[float, ...]
+    memory_s: tuple[float, ...]
+    launch_s: tuple[float, ...]
+    counts: tuple[tuple[int, int, int], ...]  # (flops, dequant ops, bytes) per kernel: what must be affine
+    macs: int
+    flops: int
+    bytes: int
+
+    @property
+    def latency_s(self) -> float:
+        return sum(max(c, m) + l for c, m, l in zip(self.compute_s, self.memory_s, self.launch_s))
+
+    @property
+    def bound(self) -> str:
+        memory = sum(max(c, m) for c, m in zip(self.compute_s, self.memory_s) if m > c)
+        compute = sum(c for c, m in zip(self.compute_s, self.memory_s) if m <= c)
+        return "memory" if memory >= compute else "compute"
+
+
+class _Pricer:
+    """Roofline times of re-priced kernels on one spec (DRAM bandwidth: weights and the KV cache
+    stream from device memory; no per-kernel launch cost unless `eager`)."""
+
+    def __init__(self, spec: HardwareSpec, precision: Precision, eager: bool) -> None:
+        self.spec, self.precision, self.eager = spec, precision, eager
+        self.notes: list[str] = []
+        vector = spec.vector_units
+        key = precision.float_format if vector.peak(precision.float_format) is not None else "fp32"
+        self.dequant_peak = vector.peak(key).value
+
+    def _dtype(self, priced: PricedCost, kernel: Kernel) -> str:
+        dtype = priced.compute_dtype
+        matrix = self.spec.matrix_engine
+        if kernel.cost.engine == "matrix" and dtype not in FLOAT_FORMATS:
+            has_matrix = matrix is not None and matrix.peak(dtype) is not None
+            has_vector = self.spec.vector_units.peak(dtype) is not None
+            if not has_matrix and not (matrix is None and has_vector):
+                fallback = self.precision.float_format
+                note = f"{self.spec.name} lists no {dtype} matrix peak: {dtype} GEMMs priced at the {fallback} rate (operands dequantized)"
+                if note not in self.notes:
+                    self.notes.append(note)
+                return fallback
+        return dtype
+
+    def price(self, step: _Step) -> tuple[_Priced, _Priced]:
+        """`step` on the roofline with its KV cache written in place, and as HF's eager
+        DynamicCache would run it (only the cache writes differ)."""
+        efficiency = self.spec.compute_efficiency.value
+        bandwidth, memory_efficiency = self.spec.memory_bandwidth_gb_per_s.value, self.spec.memory_efficiency.value
+        launch = self.spec.launch_overhead_s if self.eager else 0.0
+        compute, memory, counts, eager_memory = [], [], [], []
+        macs = flops = nbytes = eager_bytes = 0
+        for kernel in step.kernels:
+            priced = reprice(kernel, step.roles, self.precision)
+            choice = choose_unit(kernel, self.spec, self._dtype(priced, kernel))
+            if choice is None:
+                continue  # a view: no kernel
+            seconds = compute_time_s(priced.flops, choice.peak_tflop_per_s, efficiency)
+            if priced.dequant_ops:
+                seconds += compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency)
+            compute.append(seconds)
+            memory.append(memory_time_s(priced.bytes_total, bandwidth, memory_efficiency))
+            counts.append((priced.flops, priced.dequant_ops, priced.bytes_total))
+            macs += priced.macs
+            flops += priced.flops
+            nbytes += priced.bytes_total
+            eager = priced
+            if kernel.event.op in ("index_copy_", "index_put_"):
+                eager = reprice(kernel, step.roles, self.precision, eager_cache=True)
+            eager_memory.append(memory_time_s(eager.bytes_total, bandwidth, memory_efficiency))
+            eager_bytes += eager.bytes_total
+        launches = (launch,) * len(compute)
+        in_place = _Priced(tuple(compute), tuple(memory), launches, tuple(counts), macs, flops, nbytes)
+        concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, (), macs, flops, eager_bytes)
+        return in_place, concatenating
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class PrefillResult:
+    tokens: int
+    macs: int
+    flops: int
+    bytes: int
+    latency_s: float
+    bound: str
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """`steps` decode steps; context = tokens in the cache after a step's write (what it attends)."""
+
+    context_start: int
+    context_end: int
+    steps: int
+    first_s: float
+    last_s: float
+    mean_s: float
+    total_s: float
+    tokens_per_s: float  # per sequence
+    tokens_per_s_total: float  # the whole batch
+    bound: str
+    macs_first: int
+    macs_last: int
+    bytes_first: int
+    bytes_last: int
+    integration: str
+    eager_cache_first_s: float
+    eager_cache_last_s: float
+    eager_cache_total_s: float
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    time_to_first_token_s: float
+    total_s: float
+    tokens_per_s: float  # generated tokens of the whole batch over the whole run
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_peak_bytes: int
+    device_bytes: int | None
+    max_batch: int | None
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.activations_peak_bytes
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.device_bytes is None else self.total_bytes <= self.device_bytes
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    batch: int
+    time_to_first_token_s: float
+    decode_mean_s: float
+    tokens_per_s: float
+    tokens_per_s_total: float
+    memory_bytes: int
+    fits: bool | None
+    prefill_bound: str
+    decode_bound: str
+
+
+@dataclass(frozen=True)
+class LlmResult:
+    model: str
+    hardware: str
+    precision: Precision
+    batch: int
+    prompt: int
+    generate: int
+    eager_launches: bool
+    prefill: PrefillResult
+    decode: DecodeResult
+    generation: GenerationResult
+    memory: MemoryResult
+    batches: tuple[BatchRow, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def decode_flip_batch(self) -> tuple[int, int] | None:
+        """(last memory-bound batch, first compute-bound batch) in the table, if decode flips there."""
+        rows = sorted(self.batches, key=lambda r: r.batch)
+        for before, after in zip(rows, rows[1:]):
+            if before.decode_bound == "memory" and after.decode_bound == "compute":
+                return before.batch, after.batch
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (docs/llm.md, JSON); keys are added, never renamed."""
+        p, d, g, m = self.prefill, self.decode, self.generation, self.memory
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "precision": {
+                "weights": self.precision.weights,
+                "activations": self.precision.activations,
+                "kv_cache": self.precision.kv_cache,
+                "group_size": self.precision.group_size,
+                "zero_points": self.precision.zero_points,
+            },
+            "batch": self.batch,
+            "prefill": {"tokens": p.tokens, "macs": p.macs, "flops": p.flops, "bytes": p.bytes, "latency_s": p.latency_s, "bound": p.bound},
+            "decode": {
+                "context_start": d.context_start,
+                "context_end": d.context_end,
+                "steps": d.steps,
+                "latency_s_per_token": {"first": d.first_s, "last": d.last_s, "mean": d.mean_s},
+                "tokens_per_s": d.tokens_per_s,
+                "tokens_per_s_total": d.tokens_per_s_total,
+                "bound": d.bound,
+                "macs_per_token": {"first": d.macs_first, "last": d.macs_last},
+                "bytes_per_token": {"first": d.bytes_first, "last": d.bytes_last},
+                "integration": d.integration,
+                "eager_dynamic_cache": {
+                    "latency_s_per_token": {"first": d.eager_cache_first_s, "last": d.eager_cache_last_s,
+                                            "mean": d.eager_cache_total_s / d.steps if d.steps else None},
+                    "total_s": d.eager_cache_total_s,
+                },
+            },
+            "generation": {"time_to_first_token_s": g.time_to_first_token_s, "total_s": g.total_s, "tokens_per_s": g.tokens_per_s},
+            "memory": {
+                "weights_bytes": m.weights_bytes,
+                "kv_cache_bytes": m.kv_cache_bytes,
+                "activations_peak_bytes": m.activations_peak_bytes,
+                "total_bytes": m.total_bytes,
+                "device_bytes": m.device_bytes,
+                "fits": m.fits,
+                "max_batch": m.max_batch,
+            },
+            "batches": [
+                {
+                    "batch": r.batch,
+                    "time_to_first_token_s": r.time_to_first_token_s,
+                    "decode_latency_s_per_token": r.decode_mean_s,
+                    "tokens_per_s": r.tokens_per_s,
+                    "tokens_per_s_total": r.tokens_per_s_total,
+                    "memory_bytes": r.memory_bytes,
+                    "fits": r.fits,
+                    "prefill_bound": r.prefill_bound,
+                    "decode_bound": r.decode_bound,
+                }
+                for r in self.batches
+            ],
+            "launch_overhead": "eager" if self.eager_launches else "none (CUDA graphs)",
+            "notes": list(self.notes),
+        }
+
+
+# ------------------------------------------------------------------------------------ running
+
+
+@dataclass
+class LlmRun:
+    """Everything priced for one batch size."""
+
+    prefill: PrefillResult
+    decode: DecodeResult
+    generation: GenerationResult
+    memory: MemoryResult
+    unsupported: dict[str, int] = field(default_factory=dict)
+
+
+def parse_batches(text: str) -> list[int]:
+    """'1,8,32,128' -> [1, 8, 32, 128]."""
+    try:
+        batches = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UsageError(f"bad --batch '{text}': expected a batch size or a comma-separated list, e.g. 1,8,32,128") from None
+    if not batches or any(b < 1 for b in batches):
+        raise UsageError(f"bad --batch '{text}': every batch size must be 1 or more")
+    return list(dict.fromkeys(batches))
+
+
+def _sum_steps(points: Sequence[tuple[int, _Priced]], contexts: range) -> tuple[float, float, float]:
+    """Total latency over every step in `contexts`, and the part spent in memory-bound kernels
+    and in compute-bound ones; each kernel's times interpolated linearly between traced points."""
+    import numpy as np
+
+    total = memory_bound = compute_bound = 0.0
+    for (c0, a), (c1, b) in zip(points, points[1:]):
+        last_piece = c1 == points[-1][0]
+        steps = np.arange(c0, c1 + 1 if last_piece else c1, dtype=np.float64)
+        steps = steps[(steps >= contexts.start) & (steps < contexts.stop)]
+        if not len(steps):
+            continue
+        comp0, mem0 = np.asarray(a.compute_s), np.asarray(a.memory_s)
+        dcomp, dmem = np.asarray(b.compute_s) - comp0, np.asarray(b.memory_s) - mem0
+        launch = float(np.sum(a.launch_s))
+        chunk = max(1, _CHUNK_ELEMENTS // max(len(comp0), 1))
+        for start in range(0, len(steps), chunk):
+            weight = ((steps[start:start + chunk] - c0) / (c1 - c0 if c1 != c0 else 1))[:, None]
+            comp = comp0 + weight * dcomp
+            mem = mem0 + weight * dmem
+            is_memory = mem > comp
+            kernel_s = np.where(is_memory, mem, comp)
+            total += float(kernel_s.sum()) + launch * len(weight)
+            memory_bound += float(kernel_s[is_memory].sum())
+            compute_bound += float(kernel_s[~is_memory].sum())
+    return total, memory_bound, compute_bound
+
+
+def _affine(a: _Priced, mid: _Priced, b: _Priced, c0: int, cm: int, c1: int) -> bool:
+    """Do the midpoint's integer counts lie exactly on the line through the end points?"""
+    if not (len(a.counts) == len(mid.counts) == len(b.counts)):
+        return False
+    return all(
+        (m - x) * (c1 - c0) == (y - x) * (cm - c0)
+        for ka, km, kb in zip(a.counts, mid.counts, b.counts)
+        for x, m, y in zip(ka, km, kb)
+    )
+
+
+def _decode(lm: CausalLM, pricer: _Pricer, batch: int, prompt: int, generate: int) -> tuple[DecodeResult, list[_Step]]:
+    """Decode steps 1..G-1 (the prefill produced token 1): step k feeds one token per sequence to a
+    cache holding P+k-1 tokens; `cached` below counts those."""
+    first, last = prompt, prompt + generate - 2
+    traced: dict[int, _Step] = {}
+
+    def at(cached: int) -> _Step:
+        if cached not in traced:
+            traced[cached] = _trace_step(lm, batch, 1, cached)
+        return traced[cached]
+
+    contexts = range(first, last + 1)
+    picks = sorted({first, (first + last) // 2, last})
+    both = {c: pricer.price(at(c)) for c in picks}
+    integration = "exact: per-kernel costs affine in the context, checked at the midpoint"
+    if len(picks) == 3 and not _affine(*(both[c][0] for c in picks), *picks):
+        picks = sorted({first + round(i * (last - first) / (REFINED_POINTS - 1)) for i in range(REFINED_POINTS)})
+        both = {c: pricer.price(at(c)) for c in picks}
+        integration = f"piecewise-linear between {len(picks)} traced contexts (costs not affine in the context)"
+    priced = {c: both[c][0] for c in picks}
+    if len({len(p.counts) for p in priced.values()}) > 1:
+        raise UsageError("the decode step runs different kernels at different context lengths: effprof llm cannot integrate it")
+    total, memory_bound, compute_bound = _sum_steps([(c, priced[c]) for c in picks], contexts)
+    eager_points = [(c, both[c][1]) for c in picks]
+    eager_total, _, _ = _sum_steps(eager_points, contexts)
+    steps = len(contexts)
+    mean = total / steps
+    a, z = priced[picks[0]], priced[picks[-1]]
+    return DecodeResult(
+        context_start=first + 1,
+        context_end=last + 1,
+        steps=steps,
+        first_s=a.latency_s,
+        last_s=z.latency_s,
+        mean_s=mean,
+        total_s=total,
+        tokens_per_s=1 / mean if mean else math.inf,
+        tokens_per_s_total=batch / mean if mean else math.inf,
+        bound="memory" if memory_bound >= compute_bound else "compute",
+        macs_first=a.macs,
+        macs_last=z.macs,
+        bytes_first=a.bytes,
+        bytes_last=z.bytes,
+        integration=integration,
+        eager_cache_first_s=eager_points[0][1].latency_s,
+        eager_cache_last_s=eager_points[-1][1].latency_s,
+        eager_cache_total_s=eager_total,
+    ), [traced[c] for c in picks]
+
+
+def _weights_bytes(lm: CausalLM, step: _Step, precision: Precision) -> int:
+    """Every parameter once: GEMM weights in the weight format with their scales, the rest in the
+    float format."""
+    float_bytes = _FLOAT_BYTES[precision.float_format]
+    total = sum(p.numel() for p in lm.model.parameters()) * float_bytes
+    seen: set[int] = set()
+    for kernel in step.kernels:
+        for tensor in tensor_args((kernel.event.args, kernel.event.kwargs)):
+            if not (tensor.is_floating and is_matrix_weight(kernel, tensor, step.roles)):
+                continue
+            base = step.roles.base(tensor)
+            if base in seen:
+                continue
+            seen.add(base)
+            total += precision.weight_bytes(tensor.numel, reduction_length(kernel.event, tensor)) - tensor.numel * float_bytes
+    return total
+
+
+def _activation_bytes(precision: Precision):
+    stored = _FLOAT_BYTES[precision.activations]
+
+    def size(tensor: TensorMeta) -> int:
+        return tensor.numel * stored if tensor.is_floating else tensor.nbytes
+
+    return size
+
+
+def _activations_peak(steps: Sequence[_Step], precision: Precision) -> int:
+    return max(
+        peak_live_bytes(s.events, s.roles.view_of, s.roles.parameters | s.roles.kv_cache, _activation_bytes(precision))
+        for s in steps
+    )
+
+
+def run_batch(lm: CausalLM, spec: HardwareSpec, precision: Precision, batch: int, prompt: int, generate: int, eager: bool) -> tuple[LlmRun, list[str]]:
+    pricer = _Pricer(spec, precision, eager)
+    prefill_step = _trace_step(lm, batch, prompt, 0)
+    priced, _ = pricer.price(prefill_step)
+    prefill = PrefillResult(prompt, priced.macs, priced.flops, priced.bytes, priced.latency_s, priced.bound)
+    decode, decode_steps = _decode(lm, pricer, batch, prompt, generate)
+    total = prefill.latency_s + decode.total_s
+    generation = GenerationResult(prefill.latency_s, total, batch * generate / total if total else math.inf)
+    kv_per_token = decode_steps[-1].kv_elements / (decode_steps[-1].cached + 1) * precision_kv_bytes(precision)
+    kv_bytes = round(kv_per_token * (prompt + generate))
+    weights = _weights_bytes(lm, prefill_step, precision)
+    activations = _activations_peak([prefill_step, decode_steps[-1]], precision)
+    device = spec.memory_capacity_bytes
+    max_batch = None
+    if device is not None:
+        per_sequence = (kv_bytes + activations) / batch
+        max_batch = max(0, math.floor((device - weights) / per_sequence)) if per_sequence else None
+    memory = MemoryResult(weights, kv_bytes, activations, device, max_batch)
+    unsupported: dict[str, int] = {}
+    for step in [prefill_step, *decode_steps]:
+        for op, count in step.unsupported.items():
+            unsupported[op] = max(unsupported.get(op, 0), count)
+    return LlmRun(prefill, decode, generation, memory, unsupported), pricer.notes
+
+
+def precision_kv_bytes(precision: Precision) -> int:
+    return _FLOAT_BYTES[precision.kv_cache]
+
+
+def profile_llm(
+    target: str | CausalLM,
+    hardware: str | Path | HardwareSpec,
+    *,
+    prompt: int,
+    generate: int,
+    batches: Sequence[int] = (1,),
+    precision: Precision | None = None,
+    eager: bool = False,
+) -> LlmResult:
+    """Prefill, decode, memory and fit of a causal LM on a device, for each batch size in
+    `batches` (the first one is reported in full, every one in the batch table)."""
+    if prompt < 1:
+        raise UsageError(f"--prompt must be 1 or more tokens, got {prompt}")
+    if generate < 2:
+        raise UsageError(f"--generate must be 2 or more tokens (the first comes from the prefill), got {generate}")
+    if not batches or any(b < 1 for b in batches):
+        raise UsageError("--batch sizes must be 1 or more")
+    spec = load_spec(hardware)
+    precision = precision or Precision()
+    lm = target if isinstance(target, CausalLM) else load_causal_lm(target)
+    runs: dict[int, LlmRun] = {}
+    notes: list[str] = []
+    for batch in batches:
+        run, run_notes = run_batch(lm, spec, precision, batch, prompt, generate, eager)
+        runs[batch] = run
+        notes.extend(n for n in run_notes if n not in notes)
+    main = runs[batches[0]]
+    if main.unsupported:
+        listed = ", ".join(f"{op} x{n}" for op, n in main.unsupported.items())
+        notes.append(f"ops with no cost formula, not counted: {listed}")
+    if spec.memory_capacity_gib is None:
+        notes.append(f"{spec.name} gives no memory_capacity_gib: whether the model fits is unknown (add it to the spec)")
+    rows = tuple(
+        BatchRow(
+            batch=b,
+            time_to_first_token_s=r.prefill.latency_s,
+            decode_mean_s=r.decode.mean_s,
+            tokens_per_s=r.decode.tokens_per_s,
+            tokens_per_s_total=r.decode.tokens_per_s_total,
+            memory_bytes=r.memory.total_bytes,
+            fits=r.memory.fits,
+            prefill_bound=r.prefill.bound,
+            decode_bound=r.decode.bound,
+        )
+        for b, r in runs.items()
+    )
+    return LlmResult(
+        model=lm.name,
+        hardware=spec.name,
+        precision=precision,
+        batch=batches[0],
+        prompt=prompt,
+        generate=generate,
+        eager_launches=eager,
+        prefill=main.prefill,
+        decode=main.decode,
+        generation=main.generation,
+        memory=main.memory,
+        batches=rows,
+        notes=tuple(notes),
+    )
