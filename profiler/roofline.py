@@ -73,6 +73,7 @@ def spec_fields(spec: HardwareSpec) -> dict[str, Any]:
         "description": spec.description,
         "kind": spec.kind,
         "memory_bandwidth_gb_per_s": bandwidth,
+        "memory_capacity_gib": spec.memory_capacity_gib.value if spec.memory_capacity_gib is not None else None,
         "peaks": peaks,
         "ridge_points": {unit: {d: ridge_point(v, bandwidth) for d, v in p.items()} for unit, p in peaks.items()},
         "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},

@@ -79,9 +79,22 @@ def test_every_bundled_spec_loads_and_sources_every_number(name):
     walk(raw, name)
     sources = spec.sources()
     assert all(text.strip() for text in sources.values())
-    # bandwidth, two efficiencies, launch, every peak and every cache: each named once
+    # bandwidth, memory capacity, two efficiencies, launch, every peak and every cache: each named once
+    assert spec.memory_capacity_gib is not None, f"{name}: a bundled spec gives its memory capacity"
     peaks = sum(len(u.peak_tflop_per_s) for u in spec.units().values())
-    assert len(sources) == 4 + peaks + len(spec.caches)
+    assert len(sources) == 5 + peaks + len(spec.caches)
+
+
+@pytest.mark.parametrize("name, gib", [
+    ("a4000", 16), ("t4", 16), ("a100", 80), ("h100", 80), ("h200", 141), ("orin-nano", 8), ("cortex-a76", 8), ("xeon-8480", 256),
+])
+def test_memory_capacity_of_every_bundled_spec(name, gib):
+    # datasheet capacities read as GiB: 80 GiB = 80 * 2**30 = 85,899,345,920 bytes
+    spec = load_spec(name)
+    assert spec.memory_capacity_gib.value == gib
+    assert spec.memory_capacity_bytes == gib * 1_073_741_824
+    if spec.kind == "cpu":
+        assert spec.memory_capacity_gib.source.startswith("assumed:"), "a CPU's RAM is a stated assumption"
 
 
 def test_datasheet_bandwidths_of_the_issue():
