@@ -10,7 +10,7 @@ kernels' scratch workspaces, and the framework's own buffers (docs/llm.md, Limit
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .events import OpEvent, TensorMeta, tensor_args
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,22 +36,33 @@ from .events import TensorMeta, tensor_args
 from .hardware import HardwareSpec, load_spec
 from .liveness import peak_live_bytes
 from .loading import InputSpec, load_model
-from .precision import FLOAT_FORMATS, Precision, PricedCost, Roles, is_matrix_weight, reduction_length, reprice
+from .precision import (
+    FLOAT_FORMATS,
+    Precision,
+    PricedCost,
+    Roles,
+    is_matrix_weight,
+    reduction_length,
+    reprice,
+)
 from .roofline import choose_unit, compute_time_s, memory_time_s
 from .tracing import ModelInputs, trace_model
 
 __all__ = [
-    "CausalLM",
-    "LlmRun",
-    "PrefillResult",
-    "DecodeResult",
-    "MemoryResult",
-    "GenerationResult",
     "BatchRow",
+    "CausalLM",
+    "DecodeResult",
+    "GenerationResult",
     "LlmResult",
+    "LlmRun",
+    "LlmTraces",
+    "MemoryResult",
+    "PrefillResult",
     "load_causal_lm",
-    "profile_llm",
     "parse_batches",
+    "price_llm",
+    "profile_llm",
+    "trace_llm",
 ]
 
 # Contexts traced per piece when a decode step's costs are not affine in the cache length.
@@ -213,7 +226,6 @@ class _Priced:
     compute_s: tuple[float, ...]
     memory_s: tuple[float, ...]
     launch_s: tuple[float, ...]
-    counts: tuple[tuple[int, int, int], ...]  # (flops, dequant ops, bytes) per kernel: what must be affine
     macs: int
     flops: int
     bytes: int
@@ -260,7 +272,7 @@ class _Pricer:
         efficiency = self.spec.compute_efficiency.value
         bandwidth, memory_efficiency = self.spec.memory_bandwidth_gb_per_s.value, self.spec.memory_efficiency.value
         launch = self.spec.launch_overhead_s if self.eager else 0.0
-        compute, memory, counts, eager_memory = [], [], [], []
+        compute, memory, eager_memory = [], [], []
         macs = flops = nbytes = eager_bytes = 0
         for kernel in step.kernels:
             priced = reprice(kernel, step.roles, self.precision)
@@ -272,7 +284,6 @@ class _Pricer:
                 seconds += compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency)
             compute.append(seconds)
             memory.append(memory_time_s(priced.bytes_total, bandwidth, memory_efficiency))
-            counts.append((priced.flops, priced.dequant_ops, priced.bytes_total))
             macs += priced.macs
             flops += priced.flops
             nbytes += priced.bytes_total
@@ -282,8 +293,8 @@ class _Pricer:
             eager_memory.append(memory_time_s(eager.bytes_total, bandwidth, memory_efficiency))
             eager_bytes += eager.bytes_total
         launches = (launch,) * len(compute)
-        in_place = _Priced(tuple(compute), tuple(memory), launches, tuple(counts), macs, flops, nbytes)
-        concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, (), macs, flops, eager_bytes)
+        in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes)
+        concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, macs, flops, eager_bytes)
         return in_place, concatenating
 
 
@@ -381,7 +392,7 @@ class LlmResult:
     def decode_flip_batch(self) -> tuple[int, int] | None:
         """(last memory-bound batch, first compute-bound batch) in the table, if decode flips there."""
         rows = sorted(self.batches, key=lambda r: r.batch)
-        for before, after in zip(rows, rows[1:]):
+        for before, after in pairwise(rows):
             if before.decode_bound == "memory" and after.decode_bound == "compute":
                 return before.batch, after.batch
         return None
@@ -478,7 +489,7 @@ def _sum_steps(points: Sequence[tuple[int, _Priced]], contexts: range) -> tuple[
     import numpy as np
 
     total = memory_bound = compute_bound = 0.0
-    for (c0, a), (c1, b) in zip(points, points[1:]):
+    for (c0, a), (c1, b) in pairwise(points):
         last_piece = c1 == points[-1][0]
         steps = np.arange(c0, c1 + 1 if last_piece else c1, dtype=np.float64)
         steps = steps[(steps >= contexts.start) & (steps < contexts.stop)]
@@ -500,21 +511,42 @@ def _sum_steps(points: Sequence[tuple[int, _Priced]], contexts: range) -> tuple[
     return total, memory_bound, compute_bound
 
 
-def _affine(a: _Priced, mid: _Priced, b: _Priced, c0: int, cm: int, c1: int) -> bool:
-    """Do the midpoint's integer counts lie exactly on the line through the end points?"""
-    if not (len(a.counts) == len(mid.counts) == len(b.counts)):
+def _raw_counts(step: _Step) -> list[tuple[str, int, int]]:
+    return [(k.event.op, k.cost.flops, k.cost.bytes_total) for k in step.kernels]
+
+
+def _affine(a: _Step, mid: _Step, b: _Step) -> bool:
+    """Do the midpoint's kernels sit exactly on the line through the end points' (same ops;
+    FLOPs and bytes interpolated without remainder)? Then so do their re-priced costs, which scale
+    each tensor's bytes by a constant per role."""
+    ka, km, kb = _raw_counts(a), _raw_counts(mid), _raw_counts(b)
+    if not (len(ka) == len(km) == len(kb)):
         return False
+    c0, cm, c1 = a.cached, mid.cached, b.cached
     return all(
-        (m - x) * (c1 - c0) == (y - x) * (cm - c0)
-        for ka, km, kb in zip(a.counts, mid.counts, b.counts)
+        x[0] == m[0] == y[0] and all((m[i] - x[i]) * (c1 - c0) == (y[i] - x[i]) * (cm - c0) for i in (1, 2))
         for x, m, y in zip(ka, km, kb)
     )
 
 
-def _decode(lm: CausalLM, pricer: _Pricer, batch: int, prompt: int, generate: int) -> tuple[DecodeResult, list[_Step]]:
+@dataclass(frozen=True)
+class LlmTraces:
+    """The traced forwards of one batch size: the prefill, and decode steps at `decode[i].cached`."""
+
+    batch: int
+    prompt: int
+    generate: int
+    prefill: _Step
+    decode: tuple[_Step, ...]
+    integration: str
+
+
+def trace_llm(lm: CausalLM, batch: int, prompt: int, generate: int) -> LlmTraces:
     """Decode steps 1..G-1 (the prefill produced token 1): step k feeds one token per sequence to a
-    cache holding P+k-1 tokens; `cached` below counts those."""
+    cache holding P+k-1 tokens. The first, middle and last steps are traced; more when the middle
+    one is off the line through the ends."""
     first, last = prompt, prompt + generate - 2
+    prefill = _trace_step(lm, batch, prompt, 0)
     traced: dict[int, _Step] = {}
 
     def at(cached: int) -> _Step:
@@ -522,23 +554,27 @@ def _decode(lm: CausalLM, pricer: _Pricer, batch: int, prompt: int, generate: in
             traced[cached] = _trace_step(lm, batch, 1, cached)
         return traced[cached]
 
-    contexts = range(first, last + 1)
     picks = sorted({first, (first + last) // 2, last})
-    both = {c: pricer.price(at(c)) for c in picks}
     integration = "exact: per-kernel costs affine in the context, checked at the midpoint"
-    if len(picks) == 3 and not _affine(*(both[c][0] for c in picks), *picks):
+    if len(picks) == 3 and not _affine(*(at(c) for c in picks)):
         picks = sorted({first + round(i * (last - first) / (REFINED_POINTS - 1)) for i in range(REFINED_POINTS)})
-        both = {c: pricer.price(at(c)) for c in picks}
         integration = f"piecewise-linear between {len(picks)} traced contexts (costs not affine in the context)"
-    priced = {c: both[c][0] for c in picks}
-    if len({len(p.counts) for p in priced.values()}) > 1:
+    steps = tuple(at(c) for c in picks)
+    if len({len(s.kernels) for s in steps}) > 1:
         raise UsageError("the decode step runs different kernels at different context lengths: effprof llm cannot integrate it")
-    total, memory_bound, compute_bound = _sum_steps([(c, priced[c]) for c in picks], contexts)
-    eager_points = [(c, both[c][1]) for c in picks]
-    eager_total, _, _ = _sum_steps(eager_points, contexts)
+    return LlmTraces(batch, prompt, generate, prefill, steps, integration)
+
+
+def _decode(traces: LlmTraces, pricer: _Pricer) -> DecodeResult:
+    batch = traces.batch
+    first, last = traces.prompt, traces.prompt + traces.generate - 2
+    contexts = range(first, last + 1)
+    both = [(step.cached, pricer.price(step)) for step in traces.decode]
+    total, memory_bound, compute_bound = _sum_steps([(c, p[0]) for c, p in both], contexts)
+    eager_total, _, _ = _sum_steps([(c, p[1]) for c, p in both], contexts)
     steps = len(contexts)
     mean = total / steps
-    a, z = priced[picks[0]], priced[picks[-1]]
+    a, z = both[0][1][0], both[-1][1][0]
     return DecodeResult(
         context_start=first + 1,
         context_end=last + 1,
@@ -554,11 +590,11 @@ def _decode(lm: CausalLM, pricer: _Pricer, batch: int, prompt: int, generate: in
         macs_last=z.macs,
         bytes_first=a.bytes,
         bytes_last=z.bytes,
-        integration=integration,
-        eager_cache_first_s=eager_points[0][1].latency_s,
-        eager_cache_last_s=eager_points[-1][1].latency_s,
+        integration=traces.integration,
+        eager_cache_first_s=both[0][1][1].latency_s,
+        eager_cache_last_s=both[-1][1][1].latency_s,
         eager_cache_total_s=eager_total,
-    ), [traced[c] for c in picks]
+    )
 
 
 def _weights_bytes(lm: CausalLM, step: _Step, precision: Precision) -> int:
@@ -595,33 +631,32 @@ def _activations_peak(steps: Sequence[_Step], precision: Precision) -> int:
     )
 
 
-def run_batch(lm: CausalLM, spec: HardwareSpec, precision: Precision, batch: int, prompt: int, generate: int, eager: bool) -> tuple[LlmRun, list[str]]:
+def price_llm(lm: CausalLM, traces: LlmTraces, spec: HardwareSpec, precision: Precision, eager: bool = False) -> tuple[LlmRun, list[str]]:
+    """One batch size's traces on `spec` in `precision`: prefill, decode, generation, memory."""
+    batch, prompt, generate = traces.batch, traces.prompt, traces.generate
     pricer = _Pricer(spec, precision, eager)
-    prefill_step = _trace_step(lm, batch, prompt, 0)
-    priced, _ = pricer.price(prefill_step)
+    priced, _ = pricer.price(traces.prefill)
     prefill = PrefillResult(prompt, priced.macs, priced.flops, priced.bytes, priced.latency_s, priced.bound)
-    decode, decode_steps = _decode(lm, pricer, batch, prompt, generate)
+    decode = _decode(traces, pricer)
     total = prefill.latency_s + decode.total_s
     generation = GenerationResult(prefill.latency_s, total, batch * generate / total if total else math.inf)
-    kv_per_token = decode_steps[-1].kv_elements / (decode_steps[-1].cached + 1) * precision_kv_bytes(precision)
-    kv_bytes = round(kv_per_token * (prompt + generate))
-    weights = _weights_bytes(lm, prefill_step, precision)
-    activations = _activations_peak([prefill_step, decode_steps[-1]], precision)
+    end = traces.decode[-1]
+    # the cache holds P+G tokens once the last token is written (serving engines reserve them all)
+    kv_bytes = end.kv_elements // (end.cached + 1) * (prompt + generate) * _FLOAT_BYTES[precision.kv_cache]
+    weights = _weights_bytes(lm, traces.prefill, precision)
+    activations = _activations_peak([traces.prefill, end], precision)
     device = spec.memory_capacity_bytes
     max_batch = None
     if device is not None:
+        # KV cache and activations grow with the batch (activations a little less: this bound is safe)
         per_sequence = (kv_bytes + activations) / batch
         max_batch = max(0, math.floor((device - weights) / per_sequence)) if per_sequence else None
     memory = MemoryResult(weights, kv_bytes, activations, device, max_batch)
     unsupported: dict[str, int] = {}
-    for step in [prefill_step, *decode_steps]:
+    for step in [traces.prefill, *traces.decode]:
         for op, count in step.unsupported.items():
             unsupported[op] = max(unsupported.get(op, 0), count)
     return LlmRun(prefill, decode, generation, memory, unsupported), pricer.notes
-
-
-def precision_kv_bytes(precision: Precision) -> int:
-    return _FLOAT_BYTES[precision.kv_cache]
 
 
 def profile_llm(
@@ -648,7 +683,7 @@ def profile_llm(
     runs: dict[int, LlmRun] = {}
     notes: list[str] = []
     for batch in batches:
-        run, run_notes = run_batch(lm, spec, precision, batch, prompt, generate, eager)
+        run, run_notes = price_llm(lm, trace_llm(lm, batch, prompt, generate), spec, precision, eager)
         runs[batch] = run
         notes.extend(n for n in run_notes if n not in notes)
     main = runs[batches[0]]

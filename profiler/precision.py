@@ -33,15 +33,15 @@ from .errors import UsageError, did_you_mean
 from .events import OpEvent, TensorMeta, tensor_args
 
 __all__ = [
-    "WEIGHT_FORMATS",
     "ACTIVATION_FORMATS",
-    "KV_FORMATS",
     "DEQUANT_OPS_PER_ELEMENT",
+    "KV_FORMATS",
+    "WEIGHT_FORMATS",
     "Precision",
-    "Roles",
     "PricedCost",
-    "reprice",
+    "Roles",
     "parse_precision",
+    "reprice",
 ]
 
 WEIGHT_FORMATS = ("fp16", "bf16", "fp8", "int8", "int4")

@@ -10,7 +10,7 @@ import sys
 
 from ..errors import EffprofError
 from .app import app, SUBCOMMANDS
-from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, hw_cmd, profile_cmd  # noqa: F401  (register commands)
+from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
 
 __all__ = ["main", "app"]
 

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # First words that name a subcommand; anything else is a model file for `profile`.
-SUBCOMMANDS = {"profile", "hw", "check", "conv", "compare", "crosscheck", "calibrate", "validate", "advise"}
+SUBCOMMANDS = {"profile", "hw", "check", "conv", "compare", "crosscheck", "calibrate", "validate", "advise", "llm"}
 
 # piped output is not cut to 80 columns: wide tables stay readable in logs and files
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
