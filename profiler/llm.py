@@ -187,9 +187,9 @@ def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step
 
     kv_heads, head_dim = _kv_layout(lm.config)
     cache = StaticCache(config=lm.config, max_cache_len=cached + new_tokens)
-    cache.early_initialization(
-        batch_size=batch, num_heads=kv_heads, head_dim=head_dim, dtype=torch.float16, device=torch.device("meta")
-    )
+    # the cache in the model's own dtype (what its K and V come out in); formats are re-priced later
+    dtype = next((p.dtype for p in lm.model.parameters() if p.is_floating_point()), torch.float16)
+    cache.early_initialization(batch_size=batch, num_heads=kv_heads, head_dim=head_dim, dtype=dtype, device=torch.device("meta"))
     buffers = [t for layer in cache.layers for t in (layer.keys, layer.values)]
     for layer in cache.layers:
         layer.cumulative_length = torch.tensor(cached)  # the prompt (and earlier tokens) already written
