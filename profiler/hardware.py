@@ -238,6 +238,8 @@ _MAGNITUDES = {
     "overhead_us": Magnitude(1e-3, 100_000, "kernel launches cost about 1 to 100 µs", 1e6, "seconds"),
 }
 # a calibrated family's fixed cost may be fitted near zero: only the ceiling applies to it
+# a Raspberry Pi has 0.5 GiB, a large server 24 TiB; bytes or MiB written in the GiB field are far outside
+_MAGNITUDES["capacity_gib"] = Magnitude(0.01, 65_536, "devices hold 0.5 GiB to a few 10000 GiB", 2**-30, "bytes")
 _MAGNITUDES["family_overhead_us"] = Magnitude(0, 100_000, "kernel launches cost about 1 to 100 µs", 1e6, "seconds")
 _MAGNITUDES["peak.bf16"] = _MAGNITUDES["peak.fp16"]
 _MAGNITUDES["peak.int8"] = _MAGNITUDES["peak.fp8"]
@@ -442,7 +444,7 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         channel_alignment=check.alignments(top["channel_alignment"], "channel_alignment")
         if top.get("channel_alignment") is not None else {},
         path=origin,
-        memory_capacity_gib=check.sourced(top["memory_capacity_gib"], "memory_capacity_gib", "GiB")
+        memory_capacity_gib=check.sourced(top["memory_capacity_gib"], "memory_capacity_gib", "GiB", magnitude="capacity_gib")
         if top.get("memory_capacity_gib") is not None else None,
     )
 

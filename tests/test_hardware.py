@@ -244,3 +244,10 @@ def test_the_annotated_example_in_the_docs_is_a_valid_spec():
     block = text[start + len("```yaml\n"): text.index("```", start + 7)]
     spec = parse_spec(yaml.safe_load(block), "docs/roofline.md")
     assert spec.name == "my-board" and spec.matrix_engine.peak("fp16").value == 16.4
+
+
+def test_memory_capacity_in_bytes_is_refused_with_the_fix():
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "hardware" / "t4.yaml").read_text())
+    data["memory_capacity_gib"] = {"value": 17_179_869_184, "source": "16 GiB written in bytes"}
+    with pytest.raises(SpecError, match=r"memory_capacity_gib.value.*if 1.71799e\+10 is in bytes, write 16"):
+        parse_spec(data, "t4.yaml")
