@@ -288,7 +288,7 @@ class _Pricer:
             flops += priced.flops
             nbytes += priced.bytes_total
             eager = priced
-            if kernel.event.op in ("index_copy_", "index_put_"):
+            if kernel.event.name in ("index_copy_", "index_put_"):
                 eager = reprice(kernel, step.roles, self.precision, eager_cache=True)
             eager_memory.append(memory_time_s(eager.bytes_total, bandwidth, memory_efficiency))
             eager_bytes += eager.bytes_total

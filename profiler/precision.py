@@ -213,7 +213,7 @@ def is_matrix_weight(kernel: Kernel, tensor: TensorMeta, roles: Roles) -> bool:
 
 def reduction_length(event: OpEvent, weight: TensorMeta) -> int:
     """The length a per-channel scale of `weight` covers: the GEMM's K, a convolution's Cin·kh·kw."""
-    if event.op.startswith("convolution") or event.op.startswith("conv"):
+    if event.name.startswith("conv"):
         return math.prod(weight.shape[1:])
     operands = [a for a in event.args if isinstance(a, TensorMeta)]
     # a weight on the right of x @ W is (K, N): K leads; on the left (W @ x) it is (M, K)
@@ -245,7 +245,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     # formulas read a matrix operand whole: swap the stand-in's bytes for the real format's
     for weight in weights:
         read += precision.weight_bytes(weight.numel, reduction_length(event, weight)) - weight.numel * _STAND_IN[precision.weights].itemsize
-    if eager_cache and event.op in ("index_copy_", "index_put_") and kv and roles.is_kv(event.args[0]):
+    if eager_cache and event.name in ("index_copy_", "index_put_") and kv and roles.is_kv(event.args[0]):
         whole = event.args[0].numel * _STAND_IN[precision.kv_cache].itemsize
         read, written = whole, whole  # cat(past, new): the past read, all of it written anew
     dequant = 0

@@ -140,7 +140,7 @@ def test_eager_cache_costs_what_a_real_dynamic_cache_does(tiny):
     step = trace_llm(lm, 1, cached, 2).decode[0]
     in_place = sum(reprice(k, step.roles, Precision()).bytes_total for k in step.kernels)
     eager = sum(reprice(k, step.roles, Precision(), eager_cache=True).bytes_total for k in step.kernels)
-    writes = sum(k.cost.bytes_total for k in step.kernels if k.event.op == "index_copy_")
+    writes = sum(k.cost.bytes_total for k in step.kernels if k.event.name == "index_copy_")
     # the oracle: HF's own DynamicCache holding the same 20 tokens, traced
     cache = DynamicCache(config=lm.config)
     for layer in range(2):
@@ -151,7 +151,7 @@ def test_eager_cache_costs_what_a_real_dynamic_cache_does(tiny):
         "logits_to_keep": 1,
     }), allow_real=False)
     kernels = aggregate(trace, lm.model).kernels
-    concatenations = [k for k in kernels if k.event.op == "cat" and k.event.args[0][0].shape[-2] == cached]
+    concatenations = [k for k in kernels if k.event.name == "cat" and k.event.args[0][0].shape[-2] == cached]
     assert len(concatenations) == 4  # K and V in each of 2 layers
     # each reads 20 + 1 rows and writes 21: 2 * 21 * (2 heads * 16 * 2 B) = 2,688 B
     assert all(k.cost.bytes_total == 2_688 for k in concatenations)

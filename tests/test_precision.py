@@ -61,7 +61,7 @@ def _linear_kernels():
     # one Linear(4096 -> 4096, bias) on one token: addmm(bias, x, W.t())
     model = nn.Linear(4096, 4096)
     trace = trace_model(model, ModelInputs((torch.empty(1, 4096, dtype=torch.float16),)))
-    kernels = [k for k in aggregate(trace, model).kernels if k.event.op == "addmm"]
+    kernels = [k for k in aggregate(trace, model).kernels if k.event.name == "addmm"]
     return kernels, Roles.from_trace(trace)
 
 
