@@ -10,9 +10,9 @@ from torch import nn
 
 from .aggregate import aggregate
 from .dtypes import dtype_name, parse_dtype
-from .errors import MetaUnsupportedError, UsageError
+from .errors import EffprofError, MetaUnsupportedError, UsageError
 from .hardware import HardwareSpec, load_spec
-from .loading import LoadedModel, input_names, with_batch
+from .loading import LoadedModel, named_tensors, with_batch
 from .report import InputInfo, Report
 from .roofline import estimate
 from .tracing import ModelInputs, trace_model
@@ -58,10 +58,9 @@ def profile(
     trace = trace_model(model, inputs, allow_real=allow_real)
     profile_dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
     result = aggregate(trace, model, profile_dtype)
-    names = input_names(inputs)
     report = Report(
         model=name or type(model).__name__,
-        inputs=[InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in zip(names, inputs.tensors())],
+        inputs=[InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in named_tensors(inputs)],
         dtype=dtype if isinstance(dtype, str) and dtype.lower() == "tf32" else dtype_name(profile_dtype or _model_dtype(model)),
         device=trace.device,
         layers=result.layers,
@@ -73,12 +72,31 @@ def profile(
         module_types=trace.module_types,
         output_shapes=trace.output_shapes,
     )
+    report.notes[:0] = _input_dtype_warnings(report.inputs, model, profile_dtype)
     if spec is not None:
         report.estimate = estimate(
             result.kernels, result.layers, spec, dtype=report.dtype, batch=_batch_of(inputs), fuse=fuse
         )
         report.notes.extend(report.estimate.notes)
     return report
+
+
+def _input_dtype_warnings(inputs: list[InputInfo], model: nn.Module, profile_dtype: torch.dtype | None) -> list[str]:
+    """A floating input in another dtype than the weights: the counts would mix two element sizes
+    under one dtype label, and a real run would fail on the mismatch. --dtype is the way to price
+    a model in another dtype."""
+    if profile_dtype is not None or not any(t.is_floating_point() for t in model.parameters()):
+        return []
+    weights = dtype_name(_model_dtype(model))
+    odd = [i for i in inputs if i.dtype != weights and parse_dtype(i.dtype).is_floating_point]
+    if not odd:
+        return []
+    shown = ", ".join(f"{i.name} is {i.dtype}" for i in odd)
+    return [
+        f"warning: {shown} but the model's weights are {weights}: the counts mix {odd[0].dtype} activations with "
+        f"{weights} weights, and a real run would fail on the mismatch; to profile the model in {odd[0].dtype}, "
+        f"give {weights} inputs and --dtype {odd[0].dtype} (dtype='{odd[0].dtype}' in Python)"
+    ]
 
 
 def _spec(hardware: str | Path | HardwareSpec | None, fuse: bool) -> HardwareSpec | None:
@@ -104,6 +122,20 @@ def profile_loaded(
 ) -> Report:
     """Profile a model from `loading.load_model`, rebuilding it on the CPU if meta cannot run it."""
     spec = _spec(hardware, fuse)
+    try:
+        report = _profile_loaded(loaded, dtype, spec, fuse)
+    except EffprofError as error:
+        if loaded.guessed_input is None:
+            raise
+        raise error.with_context(
+            f"(the input shape {loaded.guessed_input} was guessed from the first layer: give the real one "
+            "with --input-shape, or define example_inputs() in the model file)"
+        ) from error
+    report.inputs_guessed = loaded.inputs_guessed
+    return report
+
+
+def _profile_loaded(loaded: LoadedModel, dtype: str | None, spec: HardwareSpec | None, fuse: bool) -> Report:
     try:
         report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name, hardware=spec, fuse=fuse)
     except MetaUnsupportedError as error:

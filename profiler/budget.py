@@ -30,7 +30,7 @@ from .api import profile_loaded
 from .dtypes import parse_dtype
 from .errors import EffprofError, ModelLoadError, SpecError, UsageError, did_you_mean
 from .hardware import load_spec
-from .loading import InputSpec, load_model, parse_input_spec
+from .loading import InputSpec, InputsNotGiven, load_model, parse_input_spec
 from .yamlfile import load_yaml
 from .units import format_bytes, format_seconds, parse_bytes, parse_count, parse_seconds, si
 
@@ -108,7 +108,7 @@ NOT_METRICS = frozenset({"batch", "fused"})
 _EXAMPLES = {"count": "600M", "bytes": "40MB", "seconds": "1.5ms", "fraction": "0.6 or 60%",
              "intensity": "8", "rate": "1.2K"}
 
-ENTRY_KEYS = ("name", "model", "inputs", "hw", "dtype", "batch", "fuse", "budgets", "layers")
+ENTRY_KEYS = ("name", "model", "inputs", "guess_inputs", "hw", "dtype", "batch", "fuse", "budgets", "layers")
 TOP_KEYS = ("models",)
 # layer-dict keys a baseline keeps: the numbers per-layer budgets can name
 _LAYER_NUMBERS = ("params", "macs", "flops", "bytes_read", "bytes_written", "intensity", "latency_s", "launches")
@@ -144,6 +144,7 @@ class ModelEntry:
     target: str
     where: str
     inputs: tuple[InputSpec, ...] = ()
+    guess_inputs: bool = False  # without inputs or example_inputs(), accept a shape guessed from the first layer
     hw: str | None = None
     dtype: str | None = None
     batch: int | None = None
@@ -238,6 +239,9 @@ def _parse_entry(raw: Any, index: int, path: Path) -> ModelEntry:
     fuse = raw.get("fuse")
     if fuse is not None and not isinstance(fuse, bool):
         raise SpecError(f"{where}: 'fuse:' must be true or false, got {fuse!r}")
+    guess_inputs = raw.get("guess_inputs", False)
+    if not isinstance(guess_inputs, bool):
+        raise SpecError(f"{where}: 'guess_inputs:' must be true or false, got {guess_inputs!r}")
     budgets = _parse_budgets(raw.get("budgets"), f"{where}: budgets", per_layer=False)
     layers = _parse_layers(raw.get("layers"), where)
     entry = ModelEntry(
@@ -245,6 +249,7 @@ def _parse_entry(raw: Any, index: int, path: Path) -> ModelEntry:
         target=_resolve_target(model.strip(), path.parent, where),
         where=where,
         inputs=_parse_inputs(raw.get("inputs"), where),
+        guess_inputs=guess_inputs,
         hw=_resolve_hw(hw.strip(), path.parent, where) if hw else None,
         dtype=dtype,
         batch=batch,
@@ -389,13 +394,21 @@ def profile_entry(entry: ModelEntry) -> dict[str, Any]:
     tracing already turn the model's own exceptions into EffprofErrors; anything else is an
     effprof bug and propagates): a budget never passes because its model did not load."""
     try:
-        loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch)
+        loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch, guess=entry.guess_inputs)
         report = profile_loaded(loaded, dtype=entry.dtype, hardware=entry.hw, fuse=bool(entry.fuse))
         data = report.to_dict()
         advice = [b.metric for b in entry.budgets if b.metric.startswith("advice.")]
         if advice:
             rules = None if ADVICE_ANY in advice else [name.removeprefix("advice.") for name in advice]
             data["totals"].update(advice_totals(advise_loaded(loaded, hardware=entry.hw, dtype=entry.dtype, rules=rules)))
+    except InputsNotGiven as error:
+        # a budget judged at a shape nobody chose is a silent wrong verdict
+        example = f"inputs: [[{', '.join(str(d) for d in error.guess.shape)}]]" if error.guess else "inputs: [[1, 3, 224, 224]]"
+        raise ModelLoadError(
+            f"{entry.where}: no inputs: add '{example}' (the model's real shape) to the entry, define example_inputs() "
+            "in the model file, or add 'guess_inputs: true' to accept a shape guessed from the first layer"
+            + (f" ({error.guess})" if error.guess else "")
+        ) from None
     except EffprofError as error:
         raise ModelLoadError(f"{entry.where}: {error}") from error
     return data
@@ -497,6 +510,7 @@ class ModelResult:
     dtype: str
     results: tuple[BudgetResult, ...]
     notes: tuple[str, ...] = ()
+    inputs_guessed: bool = False
     # what --write-baseline stores for this model: numeric totals and per-layer numbers
     measured: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -516,6 +530,7 @@ class ModelResult:
             "dtype": self.dtype,
             "budgets": [r.to_dict() for r in self.results],
             "notes": list(self.notes),
+            "inputs_guessed": self.inputs_guessed,
         }
 
 
@@ -659,6 +674,9 @@ def check_model(
                 )
             results.append(BudgetResult(budget, group.pattern, tuple(values)))
     notes = []
+    if report.get("inputs_guessed"):
+        shapes = ", ".join("x".join(str(d) for d in i["shape"]) for i in report.get("inputs", []))
+        notes.append(f"input shape {shapes} guessed from the first layer (guess_inputs: true): the verdict holds for that shape only")
     unsupported = report.get("unsupported_ops") or {}
     if unsupported:
         calls = sum(unsupported.values())
@@ -673,6 +691,7 @@ def check_model(
         dtype=str(report.get("dtype", "")),
         results=tuple(results),
         notes=tuple(notes),
+        inputs_guessed=bool(report.get("inputs_guessed")),
         measured=baseline_dict(report),
     )
 

@@ -7,6 +7,10 @@ budget that was exceeded.
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import sysconfig
+from pathlib import Path
 from typing import Iterable, Sequence
 
 __all__ = [
@@ -24,6 +28,13 @@ class EffprofError(Exception):
     """Base of every error effprof raises on purpose; its message is meant for the user."""
 
     exit_code = 2
+
+    def with_context(self, context: str) -> "EffprofError":
+        """The same error (type, attributes, exit code) with `context` added to its message."""
+        copied = type(self).__new__(type(self))  # not copy.copy: subclasses' __init__ take other arguments
+        copied.__dict__.update(self.__dict__)
+        copied.args = (f"{self} {context}",)
+        return copied
 
 
 class UsageError(EffprofError):
@@ -61,24 +72,69 @@ class InputMismatchError(EffprofError):
     With `raised_by_model`, the model's own code raised (not torch): the wording says so."""
 
     def __init__(
-        self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str, raised_by_model: bool = False
+        self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str, raised_by_model: bool = False,
+        frame: str | None = None,
     ) -> None:
         shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
+        detail = detail.rstrip(".")
         if raised_by_model:
+            where = f", raised at {frame}" if frame else ""
             message = (
-                f"the model's forward raised at layer '{layer}' ({layer_type}), given tensors {shapes}: {detail}. "
+                f"the model's forward raised at layer '{layer}' ({layer_type}), given tensors {shapes}: {detail}{where}. "
                 "Check the inputs it expects, or rerun with --debug for the traceback."
             )
         else:
+            called = f" (called at {frame})" if frame else ""
             message = (
                 f"inputs do not fit the model at layer '{layer}' ({layer_type}), given tensors {shapes}: "
-                f"{detail}. Check --input-shape (or example_inputs())."
+                f"{detail}{called}.{_dtype_hint(detail)} Check --input-shape (or example_inputs())."
             )
         super().__init__(message)
         self.layer = layer
         self.layer_type = layer_type
         self.input_shapes = list(input_shapes)
         self.detail = detail
+        self.frame = frame
+
+
+# torch's complaint when a float tensor reaches an op that wants indices (embedding, gather, one_hot)
+_WANTS_INTEGERS = re.compile(r"(Long|Int)\b.{0,40}?but got \S*(?i:float|half|double)|expected scalar type (Long|Int)")
+
+
+def _dtype_hint(detail: str) -> str:
+    if _WANTS_INTEGERS.search(detail) is None:
+        return ""
+    return (
+        " The layer takes integer inputs (token ids, indices) and was given floats: give the input an integer dtype, "
+        "as in -i 1,512:int64 (torch.long in example_inputs())."
+    )
+
+
+_LIBRARY_DIRS = tuple(
+    str(Path(p).resolve()) + os.sep
+    for p in {sysconfig.get_paths()["stdlib"], os.path.dirname(os.path.dirname(__file__)) + "/profiler"}
+)
+
+
+def user_frame(error: BaseException) -> str | None:
+    """'model.py:12, in Attention.forward': the innermost frame of `error`'s traceback outside torch,
+    effprof and Python's standard library, i.e. the model's own line that raised or made the call."""
+    import torch  # the errors module must import without torch; the tracer has it loaded already
+
+    torch_dir = str(Path(torch.__file__).resolve().parent) + os.sep
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        path = str(Path(code.co_filename).resolve()) if not code.co_filename.startswith("<") else code.co_filename
+        if not path.startswith((torch_dir, *_LIBRARY_DIRS)) and not code.co_filename.startswith("<"):
+            found = (code.co_filename, tb.tb_lineno, getattr(code, "co_qualname", code.co_name))
+        tb = tb.tb_next
+    if found is None:
+        return None
+    filename, line, function = found
+    shown = os.path.relpath(filename) if not os.path.relpath(filename).startswith("..") else filename
+    return f"{shown}:{line} in {function}"
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -33,6 +33,9 @@ __all__ = [
     "load_model",
     "with_batch",
     "make_inputs",
+    "named_tensors",
+    "InputsNotGiven",
+    "input_names",
 ]
 
 BUILDER_NAME = "build_model"
@@ -41,15 +44,26 @@ INPUTS_NAME = "example_inputs"
 
 @dataclass(frozen=True)
 class InputSpec:
+    """One input tensor: positional when `name` is None, else the keyword argument `name`."""
+
     shape: tuple[int, ...]
     dtype: torch.dtype = torch.float32
+    name: str | None = None
 
     def __str__(self) -> str:
-        return ",".join(str(d) for d in self.shape) + f":{dtype_name(self.dtype)}"
+        prefix = f"{self.name}=" if self.name else ""
+        return prefix + ",".join(str(d) for d in self.shape) + f":{dtype_name(self.dtype)}"
+
+
+_KEYWORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
 
 
 def parse_input_spec(text: str) -> InputSpec:
-    """'1,3,224,224' or '1,128:int64' (also 1x3x224x224)."""
+    """'1,3,224,224', '1,128:int64' (also 1x3x224x224), or a keyword input 'input_ids=1,128:int64'."""
+    name = None
+    keyword = _KEYWORD.fullmatch(text.strip())
+    if keyword is not None:
+        name, text = keyword.group(1), keyword.group(2)
     shape_text, _, dtype_text = text.strip().partition(":")
     parts = re.split(r"[,x×]", shape_text.replace(" ", ""))
     try:
@@ -57,25 +71,33 @@ def parse_input_spec(text: str) -> InputSpec:
     except ValueError:
         raise UsageError(
             f"bad --input-shape '{text}': expected comma-separated integers such as 1,3,224,224 "
-            "(optionally ':dtype', e.g. 1,128:int64)"
+            "(optionally ':dtype', e.g. 1,128:int64, and 'NAME=' for a keyword input, e.g. input_ids=1,128:int64)"
         ) from None
     if not shape or any(d < 1 for d in shape):
         raise UsageError(f"bad --input-shape '{text}': every dimension must be a positive integer")
     dtype = parse_dtype(dtype_text, what="input dtype") if dtype_text else torch.float32
-    return InputSpec(shape, dtype)
+    return InputSpec(shape, dtype, name)
 
 
 def make_inputs(specs: list[InputSpec], device: str) -> ModelInputs:
-    """Tensors for `specs`: empty on meta; random floats and ones (valid ids, full masks) on CPU."""
-    tensors = []
+    """Tensors for `specs`, positional ones in order, named ones as keyword arguments: empty on
+    meta; random floats and ones (valid ids, full masks) on CPU."""
+    args: list[torch.Tensor] = []
+    kwargs: dict[str, torch.Tensor] = {}
     for spec in specs:
         if device == "meta":
-            tensors.append(torch.empty(spec.shape, dtype=spec.dtype, device="meta"))
+            tensor = torch.empty(spec.shape, dtype=spec.dtype, device="meta")
         elif spec.dtype.is_floating_point:
-            tensors.append(torch.randn(spec.shape, dtype=spec.dtype))
+            tensor = torch.randn(spec.shape, dtype=spec.dtype)
         else:
-            tensors.append(torch.ones(spec.shape, dtype=spec.dtype))
-    return ModelInputs(tuple(tensors), {})
+            tensor = torch.ones(spec.shape, dtype=spec.dtype)
+        if spec.name is None:
+            args.append(tensor)
+        elif spec.name in kwargs:
+            raise UsageError(f"--input-shape names the keyword input '{spec.name}' twice: give each name once")
+        else:
+            kwargs[spec.name] = tensor
+    return ModelInputs(tuple(args), kwargs)
 
 
 def with_batch(inputs: ModelInputs, batch: int) -> ModelInputs:
@@ -115,6 +137,21 @@ class LoadedModel:
     input_names: list[str]
     notes: list[str] = field(default_factory=list)
     rebuild_real: Callable[[], tuple[nn.Module, ModelInputs]] | None = None
+    # the input shape was guessed from the first layer (no --input-shape, no example_inputs())
+    guessed_input: InputSpec | None = None
+
+    @property
+    def inputs_guessed(self) -> bool:
+        return self.guessed_input is not None
+
+
+class InputsNotGiven(UsageError):
+    """No inputs were given, the file defines no example_inputs(), and guessing was not allowed.
+    `guess` is what would have been guessed (None when nothing could be)."""
+
+    def __init__(self, message: str, guess: InputSpec | None) -> None:
+        super().__init__(message)
+        self.guess = guess
 
 
 @contextlib.contextmanager
@@ -154,16 +191,49 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _constructible_without_args(cls: type) -> bool:
+def _required_args(value: Callable[..., object]) -> list[str] | None:
+    """The parameters a call of `value` (a class or function) cannot do without; None when its
+    signature cannot be read."""
     try:
-        signature = inspect.signature(cls.__init__)
+        signature = inspect.signature(value.__init__ if isinstance(value, type) else value)
     except (TypeError, ValueError):
-        return False
-    return all(
-        p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        return None
+    return [
+        name
         for name, p in signature.parameters.items()
-        if name != "self"
+        if name != "self" and p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def _constructible_without_args(cls: type) -> bool:
+    return _required_args(cls) == []
+
+
+def _needs_args_message(path: Path, name: str, required: list[str]) -> str:
+    shown = ", ".join(required)
+    call = ", ".join(f"{arg}=..." for arg in required)
+    if name == BUILDER_NAME:
+        return f"'{path}:{name}' needs arguments ({shown}): effprof calls it with none; give them defaults ({call})"
+    return (
+        f"'{path}:{name}' needs arguments to be built ({shown}): add a builder function to the file, "
+        f"e.g. `def build_model(): return {name}({call})`, and profile {path}:build_model "
+        f"(a function named build_model is picked without naming it)"
     )
+
+
+def _classes_needing_args(module: types.ModuleType) -> dict[str, list[str]]:
+    found = {}
+    for name, value in vars(module).items():
+        if (
+            not name.startswith("_")
+            and isinstance(value, type)
+            and issubclass(value, nn.Module)
+            and value.__module__ == module.__name__
+        ):
+            required = _required_args(value)
+            if required:
+                found[name] = required
+    return found
 
 
 def _candidates(module: types.ModuleType) -> list[str]:
@@ -202,6 +272,16 @@ def _pick_name(module: types.ModuleType, path: Path, name: str | None) -> str:
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
+        needing = _classes_needing_args(module)
+        if len(needing) == 1:
+            (only, required), = needing.items()
+            raise ModelLoadError(_needs_args_message(path, only, required))
+        if needing:
+            raise ModelLoadError(
+                f"'{path}' defines no model that can be built without arguments: its classes "
+                f"{', '.join(needing)} all need some; add a function {BUILDER_NAME}() returning the model "
+                f"built with its arguments, e.g. `def {BUILDER_NAME}(): return {next(iter(needing))}(...)`"
+            )
         raise ModelLoadError(
             f"'{path}' defines no model: add a function {BUILDER_NAME}() returning an nn.Module, "
             "or an nn.Module class or instance"
@@ -217,6 +297,9 @@ def _instantiate(module: types.ModuleType, path: Path, name: str, device: str) -
         return value  # made at import time, on the device the file was imported under
     if not callable(value):
         raise ModelLoadError(f"'{path}:{name}' is a {type(value).__name__}, not a module, class or function")
+    required = _required_args(value)
+    if required:
+        raise ModelLoadError(_needs_args_message(path, name, required))
     try:
         with _on_device(device):
             built = value()
@@ -258,19 +341,45 @@ def guess_input(model: nn.Module) -> InputSpec | None:
     return None
 
 
+def named_tensors(inputs: ModelInputs) -> list[tuple[str, torch.Tensor]]:
+    """Every tensor of every input, named by where it sits: positional arguments are `input`
+    (or `input0`, `input1`, ... when there are several), keyword arguments their keyword; inside
+    them a dict key adds `.key` and a list or tuple position `[i]` (`input.image`, `input.tokens`)."""
+    found: list[tuple[str, torch.Tensor]] = []
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, torch.Tensor):
+            found.append((path, value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    for index, arg in enumerate(inputs.args):
+        walk(arg, "input" if len(inputs.args) == 1 else f"input{index}")
+    for key, value in inputs.kwargs.items():
+        walk(value, key)
+    return found
+
+
 def input_names(inputs: ModelInputs) -> list[str]:
-    names = [f"input{i}" if len(inputs.args) > 1 else "input" for i in range(len(inputs.args))]
-    return names + list(inputs.kwargs)
+    return [name for name, _ in named_tensors(inputs)]
 
 
-def load_model(target: str, input_specs: list[InputSpec] | None = None, batch: int | None = None) -> LoadedModel:
+def load_model(
+    target: str, input_specs: list[InputSpec] | None = None, batch: int | None = None, *, guess: bool = True
+) -> LoadedModel:
     """Import `target`, build its model on meta and its inputs (first found wins: `input_specs`,
-    the file's example_inputs(), a guess from the first layer)."""
+    the file's example_inputs(), a guess from the first layer). With `guess=False` a guess is
+    refused (InputsNotGiven): a CI gate must not judge a shape nobody chose."""
     path, name = parse_target(target)
     module = _import_file(path, "meta")
     name = _pick_name(module, path, name)
     model = _instantiate(module, path, name, "meta")
     notes: list[str] = []
+    guessed: list[InputSpec] = []
 
     def inputs_on(device: str, source_module: types.ModuleType, built: nn.Module) -> ModelInputs:
         if input_specs:
@@ -278,15 +387,25 @@ def load_model(target: str, input_specs: list[InputSpec] | None = None, batch: i
         else:
             inputs = _file_inputs(source_module, path, device)
             if inputs is None:
-                guess = guess_input(built)
-                if guess is None:
+                guessed_spec = guess_input(built)
+                if not guess:
+                    raise InputsNotGiven(
+                        f"'{path}:{name}' was given no inputs and defines no {INPUTS_NAME}(); effprof would have to "
+                        f"guess the input shape" + (f" ({guessed_spec})" if guessed_spec else ""),
+                        guessed_spec,
+                    )
+                if guessed_spec is None:
                     raise UsageError(
                         f"cannot guess the input of '{path}:{name}': pass --input-shape (e.g. -i 1,3,224,224) "
                         f"or define {INPUTS_NAME}() in the file"
                     )
                 if device == "meta":
-                    notes.append(f"input shape guessed from the first layer: {guess} (set it with --input-shape)")
-                inputs = make_inputs([guess], device)
+                    notes.append(
+                        f"input shape guessed from the first layer: {guessed_spec} (set it with --input-shape, "
+                        f"or define {INPUTS_NAME}() in the file)"
+                    )
+                    guessed.append(guessed_spec)
+                inputs = make_inputs([guessed_spec], device)
         return with_batch(inputs, batch) if batch is not None else inputs
 
     inputs = inputs_on("meta", module, model)
@@ -303,4 +422,5 @@ def load_model(target: str, input_specs: list[InputSpec] | None = None, batch: i
         input_names=input_names(inputs),
         notes=notes,
         rebuild_real=rebuild_real,
+        guessed_input=guessed[0] if guessed else None,
     )

@@ -28,6 +28,13 @@ def _intensity(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
 
 
+def _inputs_text(report: Report) -> str:
+    """'1×3×224×224', or every tensor with its name when there are several (a dict, keywords)."""
+    if len(report.inputs) == 1 and report.inputs[0].name == "input":
+        return _shape(report.inputs[0].shape)
+    return ", ".join(f"{i.name} {_shape(i.shape)}" for i in report.inputs)
+
+
 def _display_name(report: Report, layer: Layer) -> str:
     if not layer.name:
         return f"({layer.type})"
@@ -45,7 +52,7 @@ class ReportTable:
 
     def __init__(self, report: Report, rows: list[Layer], *, indent: bool = True) -> None:
         self.report = report
-        self.title = f"{report.model}  ·  inputs {', '.join(_shape(i.shape) for i in report.inputs)}  ·  {report.dtype}"
+        self.title = f"{report.model}  ·  inputs {_inputs_text(report)}  ·  {report.dtype}"
         self.columns: dict[str, list] = {title: [] for title in (
             "Layer", "Type", "Kind", "Output", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B",
             *(report.estimate.COLUMNS if report.estimate is not None else ()),

@@ -46,6 +46,8 @@ class Report:
     output_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     # set by roofline.estimate(); None when no hardware was given
     estimate: Any = None
+    # the input shape was guessed from the model's first layer, not given (docs/cli.md, "Inputs")
+    inputs_guessed: bool = False
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -71,6 +73,7 @@ class Report:
             "schema_version": SCHEMA_VERSION,
             "model": self.model,
             "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in self.inputs],
+            "inputs_guessed": self.inputs_guessed,
             "dtype": self.dtype,
             "device": self.device,
             "totals": {

@@ -34,7 +34,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from .errors import InputMismatchError, MetaUnsupportedError
+from .errors import InputMismatchError, MetaUnsupportedError, user_frame
 from .events import OpEvent, TensorMeta
 from .preserve import ModelState, preserved
 
@@ -116,6 +116,9 @@ class _Recorder:
         # where the forward broke: (module path, aten op, shapes of its tensor arguments)
         self.failure: tuple[str, str, list[tuple[int, ...]]] | None = None
         self.raised_in: str | None = None
+        # an exception already being handled when the forward started (a CPU rerun happens inside
+        # the `except` of the meta attempt): never mistaken for one the forward raised
+        self.outer_exception = sys.exc_info()[1]
         self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
         self._meta_tokens: dict[int, tuple[int, torch.Tensor]] = {}
         self._next_token = 0
@@ -278,7 +281,8 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
         def hook(module, args, output):
             # always_call=True runs this even when forward raises, so the stack stays balanced;
             # the innermost module still on the stack when an exception unwinds is where it broke
-            if sys.exc_info()[0] is not None and recorder.raised_in is None:
+            in_flight = sys.exc_info()[1]
+            if in_flight is not None and in_flight is not recorder.outer_exception and recorder.raised_in is None:
                 recorder.raised_in = name
             if recorder.stack and recorder.stack[-1] == name:
                 recorder.stack.pop()
@@ -366,6 +370,7 @@ def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> I
         layer_type=types.get(layer, "?"),
         input_shapes=shapes,
         detail=detail,
+        frame=user_frame(error),
         # torch's own shape checks raise RuntimeError; anything else is the model's code speaking
         raised_by_model=recorder.failure is None and not isinstance(error, RuntimeError),
     )

@@ -31,3 +31,9 @@ def test_docs_do_not_speak_of_issues_sessions_or_seed_notes(page):
     for pattern in (r"\bissue \d+", r"\bthis session\b", r"\bseeds?\b( note| \d{3})?", r"as the issue"):
         found = re.search(pattern, text, re.IGNORECASE)
         assert found is None, f"{page.name}: '{found.group(0)}' in: {text[max(0, found.start() - 60):found.end() + 40]!r}"
+
+
+def test_the_readme_first_screen_shows_the_input_forms_and_what_guessed_means():
+    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:50])
+    for needed in ("-i 1,3,", "input_ids=1,512:int64", "example_inputs()", "guesses", "inputs_guessed", "guess_inputs: true"):
+        assert needed in first_screen, needed

@@ -175,7 +175,10 @@ def test_shared_module_called_twice_accumulates():
 
 def test_json_schema_is_stable():
     data = profile(Net(), torch.randn(4, 8)).to_dict()
-    assert set(data) == {"schema_version", "model", "inputs", "dtype", "device", "totals", "layers", "unsupported_ops", "notes"}
+    assert set(data) == {
+        "schema_version", "model", "inputs", "inputs_guessed", "dtype", "device", "totals", "layers", "unsupported_ops", "notes",
+    }
+    assert data["inputs_guessed"] is False  # the caller gave them
     assert data["schema_version"] == 1
     assert set(data["totals"]) >= {"params", "buffers", "macs", "flops", "bytes_read", "bytes_written"}
     assert set(data["layers"][0]) >= {
