@@ -394,7 +394,7 @@ def profile_entry(entry: ModelEntry) -> dict[str, Any]:
     tracing already turn the model's own exceptions into EffprofErrors; anything else is an
     effprof bug and propagates): a budget never passes because its model did not load."""
     try:
-        loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch, guess=entry.guess_inputs)
+        loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch, entry.guess_inputs)
         report = profile_loaded(loaded, dtype=entry.dtype, hardware=entry.hw, fuse=bool(entry.fuse))
         data = report.to_dict()
         advice = [b.metric for b in entry.budgets if b.metric.startswith("advice.")]

@@ -369,7 +369,7 @@ def input_names(inputs: ModelInputs) -> list[str]:
 
 
 def load_model(
-    target: str, input_specs: list[InputSpec] | None = None, batch: int | None = None, *, guess: bool = True
+    target: str, input_specs: list[InputSpec] | None = None, batch: int | None = None, guess: bool = True
 ) -> LoadedModel:
     """Import `target`, build its model on meta and its inputs (first found wins: `input_specs`,
     the file's example_inputs(), a guess from the first layer). With `guess=False` a guess is
