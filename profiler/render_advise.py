@@ -78,9 +78,10 @@ def advice_table(report: AdviceReport) -> RenderableType:
             f"{format_seconds(finding.before.latency_s)} → {format_seconds(finding.after.latency_s)}",
             f"{format_bytes(finding.before.bytes)} → {format_bytes(finding.after.bytes)}",
         )
+    notes = [Text(f"note: {note}", style="dim") for note in report.notes]
     if not report.findings:
-        return Group(Text(_summary(report)), Text(f"no findings for rules {', '.join(report.rules)}"))
-    return table
+        return Group(Text(_summary(report)), Text(f"no findings for rules {', '.join(report.rules)}"), *notes)
+    return Group(table, *notes)
 
 
 def _cell(text: str) -> str:
@@ -102,6 +103,8 @@ def advice_markdown(report: AdviceReport) -> str:
             )
     else:
         lines.append(f"No findings for rules {', '.join(report.rules)}.")
+    if report.notes:
+        lines += ["", *(f"- {_cell(note)}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -218,6 +218,11 @@ class PaddedConv(nn.Module):
                 padded.bias[: conv.out_channels] = conv.bias
         self.conv = padded
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """The padded weight: what a forward reading `layer.weight.dtype` or `.device` needs."""
+        return self.conv.weight
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.extra_in:
             x = F.pad(x, (0, 0, 0, 0, 0, self.extra_in))
@@ -240,6 +245,10 @@ class PaddedLinear(nn.Module):
                 padded.bias.zero_()
                 padded.bias[: linear.out_features] = linear.bias
         self.linear = padded
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.linear.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.extra_in:

@@ -312,7 +312,7 @@ def test_findings_sorted_by_saving_and_filtered_by_min_saving():
     kept = advise(model, torch.randn(1, 16, 8, 8), hardware=MEMORY_BOUND, min_saving=floor)
     assert [f.saving_fraction >= floor for f in kept.findings] == [True] * len(kept.findings) and len(kept.findings) == 2
     data = report.to_dict()
-    assert set(data) == {"model", "hardware", "totals", "findings"}
+    assert set(data) == {"model", "hardware", "totals", "findings", "notes"}
     assert set(data["findings"][0]) == {"rule", "layers", "message", "evidence", "before", "after", "saving_s", "saving_fraction"}
     assert data["totals"]["latency_s"] == report.totals.cost.latency_s
 
@@ -341,3 +341,21 @@ def test_default_alignment_follows_the_sixteen_byte_rule():
     spec = _spec("gpu", 1000, matrix={"tf32": 100, "fp16": 200, "int8": 400})
     assert [spec.alignment(d).input for d in ("tf32", "fp16", "int8")] == [4, 8, 16]
     assert spec.alignment("fp32") is None  # no matrix-engine peak for fp32: nothing to align for
+
+
+class ReadsItsConv(nn.Module):
+    """A forward that reads an attribute of its conv: the padded stand-in lacks it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) * self.conv.kernel_size[0]
+
+
+def test_a_change_that_cannot_run_is_noted_not_reported():
+    report = _run(ReadsItsConv(), (1, 3, 8, 8), ["alignment"], dtype="fp16")
+    assert not report.findings
+    (note,) = [n for n in report.notes if n.startswith("alignment")]
+    assert note.startswith("alignment: the change to conv could not be priced") and "kernel_size" in note

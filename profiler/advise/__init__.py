@@ -93,7 +93,7 @@ def advise(
         launches=estimate.launches, dtype=estimate.dtype, batch=estimate.batch,
     )
     return AdviceReport(model=report.model, hardware=spec.name, totals=totals, findings=tuple(findings),
-                        rules=tuple(chosen), notes=tuple(report.notes))
+                        rules=tuple(chosen), notes=(*report.notes, *ctx.notes))
 
 
 def advise_loaded(loaded: LoadedModel, **options: Any) -> AdviceReport:

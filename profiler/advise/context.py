@@ -5,7 +5,7 @@ same engine, spec, dtype and batch (`profiler.profile(..., hardware=...)`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +15,7 @@ from torch import nn
 from ..aggregate import Kernel
 from ..api import profile
 from ..fusion import ACTIVATION_OPS, _DataFlow
+from ..errors import EffprofError
 from ..hardware import HardwareSpec
 from ..report import Report
 from ..tracing import ModelInputs
@@ -46,6 +47,7 @@ class AdviceContext:
     inputs: ModelInputs  # on meta, batch applied
     report: Report  # eager profile with a roofline estimate: the 'before' of every finding
     spec: HardwareSpec | None  # None: reading the model's structure only, nothing priced
+    notes: list[str] = field(default_factory=list, compare=False)  # changes that could not be priced
 
     # ------------------------------------------------------------------------------ the model
 
@@ -142,6 +144,16 @@ class AdviceContext:
 
     def price(self, model: nn.Module, *, fuse: bool = False) -> Cost:
         return report_cost(self.profile(model, fuse=fuse))
+
+    def try_profile(self, model: nn.Module, rule: str, layers: Sequence[str]) -> Report | None:
+        """The changed model's profile, or None (and a note) when its forward does not run: a forward
+        that reads attributes of the replaced modules (`self.conv.weight.dtype`), say."""
+        try:
+            return self.profile(model)
+        except EffprofError as error:
+            shown = ", ".join(layers[:3]) + (" ..." if len(layers) > 3 else "")
+            self.notes.append(f"{rule}: the change to {shown} could not be priced, so it is not reported ({error})")
+            return None
 
     def price_part(self, module: nn.Module, *input_shapes: Sequence[int]) -> Cost:
         """A part of the model on its own (one layer, a few branches), fed meta inputs of `input_shapes`."""

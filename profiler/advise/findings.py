@@ -104,4 +104,5 @@ class AdviceReport:
             "hardware": self.hardware,
             "totals": self.totals.to_dict(),
             "findings": [finding.to_dict() for finding in self.findings],
+            "notes": list(self.notes),
         }

@@ -270,10 +270,13 @@ def fragmentation(ctx: AdviceContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------ G4
 
 
-def _fold_bn_finding(ctx: AdviceContext, pairs: list[tuple[int, int]]) -> Finding:
+def _fold_bn_finding(ctx: AdviceContext, pairs: list[tuple[int, int]]) -> Finding | None:
     paths = [(ctx.module_of(c), ctx.module_of(b)) for c, b in pairs]
     bn_cost = ctx.cost_of([b for _, b in pairs])
-    folded = ctx.price(transforms.fold_batch_norms(ctx.model, paths))
+    folded_report = ctx.try_profile(transforms.fold_batch_norms(ctx.model, paths), "G4", [bn for _, bn in paths])
+    if folded_report is None:
+        return None
+    folded = report_cost(folded_report)
     return ctx.finding(
         "G4", [bn for _, bn in paths],
         f"fold {len(pairs)} batch norms into the convolutions before them (w' = w·γ/σ, b' = β + (b - μ)·γ/σ): "
@@ -291,8 +294,9 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
     findings = []
     pairs = _conv_bn_pairs(ctx)
     folded_model = ctx.model
-    if pairs:
-        findings.append(_fold_bn_finding(ctx, pairs))
+    fold = _fold_bn_finding(ctx, pairs) if pairs else None
+    if fold is not None:
+        findings.append(fold)
         folded_model = transforms.fold_batch_norms(ctx.model, [(ctx.module_of(c), ctx.module_of(b)) for c, b in pairs])
     element = [i for i in range(len(ctx.kernels)) if ctx.family(i) == "elementwise"]
     if not element:
@@ -309,11 +313,11 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
         "G4", absorbed,
         f"{len(element)} element-wise kernels ({activations} activations) take {ctx.share(element_cost):.1%} of the latency; "
         f"a fused engine (TensorRT-style conv+bias+activation+residual) absorbs the ops of {len(absorbed)} modules: "
-        f"{_verdict(before, after)}" + (" after folding BN" if pairs else ""),
+        f"{_verdict(before, after)}" + (" after folding BN" if fold else ""),
         {"elementwise_kernels": len(element), "activations": activations,
          "elementwise_latency_s": element_cost.latency_s, "elementwise_bytes": element_cost.bytes,
          "elementwise_share": ctx.share(element_cost), "fused_chains": len(set(fused.estimate.fused_into.values())),
-         "priced": "the model" + (" with BN folded" if pairs else "") + " eager against the same with --fuse, same engine and spec"},
+         "priced": "the model" + (" with BN folded" if fold else "") + " eager against the same with --fuse, same engine and spec"},
         before, after,
     ))
     return findings
@@ -342,7 +346,11 @@ def alignment(ctx: AdviceContext) -> list[Finding]:
             continue
         path = ctx.module_of(index)
         padded_in, padded_out = transforms.round_up(c_in, wanted.input), transforms.round_up(c_out, wanted.output)
-        after = ctx.price(transforms.replace_modules(ctx.model, {path: transforms.pad_channels(layer, wanted.input, wanted.output)}))
+        padded = ctx.try_profile(transforms.replace_modules(
+            ctx.model, {path: transforms.pad_channels(layer, wanted.input, wanted.output)}), "alignment", [path])
+        if padded is None:
+            continue
+        after = report_cost(padded)
         sides = [f"input channels {c_in} -> {padded_in}" if padded_in != c_in else "",
                  f"output channels {c_out} -> {padded_out}" if padded_out != c_out else ""]
         findings.append(ctx.finding(
@@ -401,7 +409,9 @@ def separable(ctx: AdviceContext) -> list[Finding]:
         for i, path in zip(chain[1:-1], paths[1:-1]):
             if ctx.is_leaf(path) and ctx.called_once(path):  # a functional activation stays where it is
                 replacements[path] = nn.Identity()
-        after_report = ctx.profile(transforms.replace_modules(ctx.model, replacements))
+        after_report = ctx.try_profile(transforms.replace_modules(ctx.model, replacements), "separable", paths)
+        if after_report is None:
+            continue
         after = report_cost(after_report)
         if after.latency_s >= ctx.base.latency_s:
             continue
@@ -543,7 +553,10 @@ def reparameterisation(ctx: AdviceContext) -> list[Finding]:
     replacements = deployed_blocks(ctx, blocks)
     if not replacements:
         return []
-    after = ctx.price(transforms.replace_modules(ctx.model, replacements))
+    merged = ctx.try_profile(transforms.replace_modules(ctx.model, replacements), "reparam", list(replacements))
+    if merged is None:
+        return []
+    after = report_cost(merged)
     branch_kernels = sum(2 + (2 if b.pointwise else 0) + (1 if b.identity is not None else 0) + len(b.adds)
                          for b in blocks if b.path in replacements)
     return [ctx.finding(
