@@ -14,8 +14,8 @@ from torch import nn
 
 from ..aggregate import Kernel
 from ..api import profile
-from ..fusion import ACTIVATION_OPS, _DataFlow
 from ..errors import EffprofError
+from ..fusion import ACTIVATION_OPS, _DataFlow
 from ..hardware import HardwareSpec
 from ..report import Report
 from ..tracing import ModelInputs

@@ -333,35 +333,41 @@ def alignment(ctx: AdviceContext) -> list[Finding]:
     wanted = ctx.spec.alignment(ctx.report.estimate.dtype)
     if wanted is None:
         return []
-    findings = []
+    # layers of one shape are one finding, priced together: a stage of 58-channel layers is one design choice
+    groups: dict[tuple, list[tuple[str, nn.Module]]] = {}
     for index in range(len(ctx.kernels)):
-        cost = ctx.kernel_costs.get(index)
         conv, linear = _conv2d(ctx, index), _linear(ctx, index)
         layer = conv if conv is not None and conv.groups == 1 else linear
-        if layer is None or cost is None or ctx.unit(index) != "matrix":
+        if layer is None or ctx.unit(index) != "matrix":
             continue
         c_in = layer.in_channels if isinstance(layer, nn.Conv2d) else layer.in_features
         c_out = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
-        if c_in % wanted.input == 0 and c_out % wanted.output == 0:
-            continue
-        path = ctx.module_of(index)
+        if c_in % wanted.input or c_out % wanted.output:
+            groups.setdefault((type(layer).__name__, c_in, c_out), []).append((ctx.module_of(index), layer))
+    dtype = ctx.report.estimate.dtype
+    engine = ctx.spec.matrix_engine.name if ctx.spec.matrix_engine else "matrix engine"
+    findings = []
+    for (_, c_in, c_out), members in groups.items():
+        paths = [path for path, _ in members]
         padded_in, padded_out = transforms.round_up(c_in, wanted.input), transforms.round_up(c_out, wanted.output)
         padded = ctx.try_profile(transforms.replace_modules(
-            ctx.model, {path: transforms.pad_channels(layer, wanted.input, wanted.output)}), "alignment", [path])
+            ctx.model, {path: transforms.pad_channels(layer, wanted.input, wanted.output) for path, layer in members}),
+            "alignment", paths)
         if padded is None:
             continue
         after = report_cost(padded)
         sides = [f"input channels {c_in} -> {padded_in}" if padded_in != c_in else "",
                  f"output channels {c_out} -> {padded_out}" if padded_out != c_out else ""]
+        count = f"{len(paths)} layers: " if len(paths) > 1 else ""
         findings.append(ctx.finding(
-            "alignment", [path],
-            f"{' and '.join(s for s in sides if s)} (the {ctx.spec.matrix_engine.name if ctx.spec.matrix_engine else 'matrix engine'} "
-            f"want multiples of {wanted.input} in / {wanted.output} out in {ctx.report.estimate.dtype}): "
-            f"zero-padding {_verdict(ctx.base, after)}",
-            {"in_channels": c_in, "out_channels": c_out, "input_multiple": wanted.input, "output_multiple": wanted.output,
-             "padded_in_channels": padded_in, "padded_out_channels": padded_out, "dtype": ctx.report.estimate.dtype,
-             "alignment_source": wanted.source, "latency_share": ctx.share(ctx.layer_cost(path)),
-             "priced": "the whole model with this layer zero-padded (transforms.pad_channels), same engine and spec"},
+            "alignment", paths,
+            f"{count}{' and '.join(s for s in sides if s)} (the {engine} want multiples of {wanted.input} in / "
+            f"{wanted.output} out in {dtype}): zero-padding {_verdict(ctx.base, after)}",
+            {"layers": len(paths), "in_channels": c_in, "out_channels": c_out, "input_multiple": wanted.input,
+             "output_multiple": wanted.output, "padded_in_channels": padded_in, "padded_out_channels": padded_out,
+             "dtype": dtype, "alignment_source": wanted.source,
+             "latency_share": ctx.share(ctx.cost_of([i for i, k in enumerate(ctx.kernels) if k.module in paths])),
+             "priced": "the whole model with these layers zero-padded (transforms.pad_channels), same engine and spec"},
             ctx.base, after,
         ))
     return findings
