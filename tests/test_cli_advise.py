@@ -101,3 +101,27 @@ def test_advice_budgets_need_a_device(model, tmp_path, capsys):
     path = _budget_file(tmp_path, model, "    budgets:\n      advice.G4: 5%\n")
     code, _, err = run_cli(["check", path], capsys)
     assert code == 2 and "needs a roofline estimate: add 'hw:'" in err
+
+
+def test_render_negative_saving_and_notes():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from profiler.advise import AdviceReport, Cost, Finding, ModelTotals
+    from profiler.render_advise import advice_markdown, advice_table, saving_text
+
+    before, after = Cost(100e-6, 1000), Cost(108.49e-6, 1500)
+    finding = Finding("alignment", ("features.0.0",), "input channels 3 -> 8", {"latency_share": 0.0125, "copy_bytes": 2048},
+                      before, after)
+    report = AdviceReport("net", "a4000", ModelTotals(before, 1, 2, 4, 3, "fp16", 1), (finding,), ("alignment",),
+                          ("alignment: the change to conv could not be priced",))
+    assert saving_text(finding) == "-8.49 µs (-8.5%)"
+    console = Console(file=StringIO(), width=160)
+    console.print(advice_table(report))
+    text = console.file.getvalue()
+    assert "-8.49 µs (-8.5%)" in text and "latency_share=1.2%" in text and "copy_bytes=2.05 kB" in text
+    assert "note: alignment: the change to conv could not be priced" in text
+    markdown = advice_markdown(report)
+    assert "| alignment | `features.0.0` | input channels 3 -> 8<br>" in markdown
+    assert markdown.rstrip().endswith("- alignment: the change to conv could not be priced")

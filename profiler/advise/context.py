@@ -112,9 +112,13 @@ class AdviceContext:
     @cached_property
     def kernel_estimates(self) -> dict[int, Any]:
         """The engine's estimate of each launched kernel of the eager profile, by kernel index."""
-        estimates = iter(self.report.estimate.kernels)
-        # views launch nothing and have no estimate
-        return {index: next(estimates) for index, kernel in enumerate(self.kernels) if kernel.cost.engine != "none"}
+        # eager: one estimate per launched kernel, in order; views launch nothing and have none
+        launched = [index for index, kernel in enumerate(self.kernels) if kernel.cost.engine != "none"]
+        estimates = self.report.estimate.kernels
+        paired = dict(zip(launched, estimates))
+        if len(launched) != len(estimates) or any(self.kernels[i].module != e.module for i, e in paired.items()):
+            raise RuntimeError("advise: the eager estimate's kernels no longer pair one to one with the traced kernels")
+        return paired
 
     @cached_property
     def kernel_costs(self) -> dict[int, Cost]:
