@@ -11,6 +11,8 @@ model cannot run on meta, it is rebuilt on the CPU and profiled on real tensors,
 
   ok            profiled, every op has a formula
   ok-cpu        the same, on real CPU tensors (the meta run failed)
+  ok-eager      on meta with transformers' eager attention, after the SDPA one needed a CPU run
+                too large for --cpu-max-params (transformers' SDPA mask helper reads a value)
   UNSUPPORTED   profiled, but some ops have no formula (listed): the totals are a lower bound
   skip          the class cannot be built or fed here (a missing extra dependency, a config that
                 needs arguments, inputs this script cannot guess); the reason is printed
@@ -129,11 +131,13 @@ def dummy_inputs(model: torch.nn.Module, config: Any) -> dict[str, torch.Tensor]
     return inputs
 
 
-def build(class_name: str, model_type: str, device: str) -> tuple[torch.nn.Module, Any]:
+def build(class_name: str, model_type: str, device: str, attention: str | None = None) -> tuple[torch.nn.Module, Any]:
     import transformers
     from transformers import CONFIG_MAPPING
 
     config = CONFIG_MAPPING[model_type]()
+    if attention is not None:
+        config._attn_implementation = attention
     cls = getattr(transformers, class_name)
     with torch.device(device):
         model = cls(config)
@@ -141,12 +145,24 @@ def build(class_name: str, model_type: str, device: str) -> tuple[torch.nn.Modul
 
 
 def run_one(model_type: str, class_name: str, timeout: int, cpu_max_params: int) -> dict[str, Any]:
+    """One class; a model too large for the CPU fallback gets a second meta run with eager
+    attention (transformers' SDPA mask helper calls .item(), which meta cannot answer)."""
+    row = _run_one(model_type, class_name, timeout, cpu_max_params, None)
+    if row["status"] == "fail" and ("--cpu-max-params" in row.get("reason", "") or "too large to fall back" in row.get("reason", "")):
+        eager = _run_one(model_type, class_name, timeout, cpu_max_params, "eager")
+        if eager["status"] not in ("fail", "timeout", "skip", "bad-input"):
+            eager["status"] += "-eager"
+            return eager
+    return row
+
+
+def _run_one(model_type: str, class_name: str, timeout: int, cpu_max_params: int, attention: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     row: dict[str, Any] = {"class": class_name, "model_type": model_type}
     try:
         with time_limit(timeout):
             try:
-                model, config = build(class_name, model_type, "meta")
+                model, config = build(class_name, model_type, "meta", attention)
                 inputs = dummy_inputs(model, config)
             except Timeout:
                 raise
@@ -158,7 +174,7 @@ def run_one(model_type: str, class_name: str, timeout: int, cpu_max_params: int)
             def rebuild_real() -> tuple[torch.nn.Module, ModelInputs]:
                 if params > cpu_max_params:
                     raise EffprofError(f"CPU fallback skipped: {params / 1e6:.0f}M params > --cpu-max-params")
-                real, _ = build(class_name, model_type, "cpu")
+                real, _ = build(class_name, model_type, "cpu", attention)
                 return real, ModelInputs((), inputs)
 
             loaded = LoadedModel(model, ModelInputs((), inputs), class_name, list(inputs), rebuild_real=rebuild_real)
@@ -181,6 +197,7 @@ def run_one(model_type: str, class_name: str, timeout: int, cpu_max_params: int)
         row["seconds"] = round(time.perf_counter() - started, 2)
     row.update(
         status="UNSUPPORTED" if report.unsupported_ops else ("ok-cpu" if report.device == "cpu" else "ok"),
+        device=report.device,
         params=report.totals.params,
         macs=report.totals.macs,
         unsupported=dict(report.unsupported_ops),

@@ -19,8 +19,10 @@ __all__ = [
     "ModelLoadError",
     "InputMismatchError",
     "MetaUnsupportedError",
+    "TorchLimitError",
     "SpecError",
     "did_you_mean",
+    "model_exit_message",
 ]
 
 
@@ -54,7 +56,7 @@ class MetaUnsupportedError(EffprofError):
     shapes, a stricter meta kernel), or inputs that do not fit. Only a run on real tensors tells
     which; `mismatch` is the error to report when that run is not possible."""
 
-    def __init__(self, reason: str, mismatch: "InputMismatchError | None" = None, clearly_meta: bool = True) -> None:
+    def __init__(self, reason: str, mismatch: "EffprofError | None" = None, clearly_meta: bool = True) -> None:
         super().__init__(f"the model cannot run on the meta device: {reason}")
         self.reason = reason
         self.mismatch = mismatch
@@ -137,8 +139,37 @@ def user_frame(error: BaseException) -> str | None:
     return f"{shown}:{line} in {function}"
 
 
+class TorchLimitError(EffprofError):
+    """PyTorch itself has no kernel for this combination of inputs (causal attention on jagged
+    nested tensors, an op without a Half kernel on the CPU): torch's own words, and no claim that
+    the inputs are wrong."""
+
+    def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str,
+                 logged: Sequence[str] = ()) -> None:
+        shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
+        why = f" (torch logged: {'; '.join(logged)})" if logged else ""
+        super().__init__(
+            f"PyTorch cannot run layer '{layer}' ({layer_type}) on tensors {shapes}: {detail}{why}. "
+            "This is a limit of PyTorch's kernels for this combination of inputs, not a shape mismatch: "
+            "profile the model the way PyTorch can run it."
+        )
+        self.layer = layer
+        self.layer_type = layer_type
+        self.input_shapes = list(input_shapes)
+        self.detail = detail
+
+
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def model_exit_message(done: SystemExit) -> str:
+    """What to say when the user's model code called sys.exit (or raised SystemExit)."""
+    code = done.code
+    said = f": {str(code).strip().splitlines()[0]}" if isinstance(code, str) and code.strip() else ""
+    how = "sys.exit()" if code is None else f"sys.exit({code!r})" if isinstance(code, int) else "SystemExit"
+    return (f"the model's code exited with {how}{said}. effprof needs the model file to build the model "
+            "and its forward to return; rerun with --debug for the traceback.")
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

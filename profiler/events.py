@@ -22,15 +22,31 @@ class TensorMeta:
 
     `token` identifies the tensor object within one trace, so that a later pass can tell that an
     op consumes exactly what the previous op produced (needed for fusion). -1 means unknown.
+    A jagged nested tensor (sequences of different lengths in one batch) has `lengths`, the
+    length of each sequence along dimension `ragged_dim`; its `shape` holds the longest there,
+    and `numel` counts only the elements the sequences have.
     """
 
     shape: tuple[int, ...]
     dtype: torch.dtype
     token: int = -1
+    lengths: tuple[int, ...] | None = None
+    ragged_dim: int | None = None
 
     @property
     def numel(self) -> int:
-        return math.prod(self.shape)
+        if self.lengths is None or self.ragged_dim is None:
+            return math.prod(self.shape)
+        # one sequence per batch entry (dimension 0): every other dimension is dense
+        dense = math.prod(d for i, d in enumerate(self.shape) if i not in (0, self.ragged_dim))
+        return dense * sum(self.lengths)
+
+    def sequence_lengths(self, dim: int) -> tuple[int, ...]:
+        """The extent of dimension `dim` for each batch entry (dimension 0)."""
+        dim = dim % len(self.shape)
+        if self.lengths is not None and dim == self.ragged_dim:
+            return self.lengths
+        return (self.shape[dim],) * self.shape[0]
 
     @property
     def itemsize(self) -> int:

@@ -20,6 +20,7 @@ Ops are recorded by their full name (`aten::mm`, `mylib::mm`). No costs are comp
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sys
 from collections import Counter
@@ -34,7 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from .errors import InputMismatchError, MetaUnsupportedError, user_frame
+from .errors import EffprofError, InputMismatchError, MetaUnsupportedError, TorchLimitError, user_frame
 from .events import OpEvent, TensorMeta
 from .preserve import ModelState, preserved
 
@@ -119,6 +120,7 @@ class _Recorder:
         # an exception already being handled when the forward started (a CPU rerun happens inside
         # the `except` of the meta attempt): never mistaken for one the forward raised
         self.outer_exception = sys.exc_info()[1]
+        self.logged: list[str] = []  # warnings torch logged during the run: often why a kernel refused
         self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
         self._meta_tokens: dict[int, tuple[int, torch.Tensor]] = {}
         self._next_token = 0
@@ -152,6 +154,8 @@ class _Recorder:
             token = self._tokens.get(tensor)
             if token is None:
                 token = self._tokens[tensor] = self._take_token()
+        if tensor.is_nested and tensor.layout == torch.jagged:
+            return _jagged_meta(tensor, token)
         return TensorMeta(tuple(tensor.shape), tensor.dtype, token)
 
     def _take_token(self) -> int:
@@ -182,8 +186,13 @@ class _Recorder:
 
     def note_failure(self, op: str, args: Any) -> None:
         if self.failure is None:  # the innermost failing op is seen first
-            shapes = [tuple(t.shape) for t in _flat_tensors(args)]
+            shapes = [_shape_of(t) for t in _flat_tensors(args)]
             self.failure = (self.stack[-1] if self.stack else "", op, shapes)
+
+    def logged_reasons(self) -> list[str]:
+        """What torch logged, without headers ('... not used because:') or repeats, last three."""
+        reasons = [m.rstrip(".") for m in dict.fromkeys(self.logged) if m and not m.endswith(":")]
+        return reasons[-3:]
 
     @contextlib.contextmanager
     def suppress(self) -> Iterator[None]:
@@ -192,6 +201,53 @@ class _Recorder:
             yield
         finally:
             self.suppressed -= 1
+
+
+def _shape_of(tensor: torch.Tensor) -> tuple:
+    """A shape to show: a jagged nested tensor's ragged dimension as its range of lengths ('3..5')."""
+    if tensor.is_nested and tensor.layout == torch.jagged and not tensor.offsets().is_meta:
+        lengths = _lengths(tensor)
+        span = f"{min(lengths)}..{max(lengths)}" if lengths else "0"
+        return tuple(span if i == tensor._ragged_idx else int(d) for i, d in enumerate(tensor.shape))
+    return tuple(tensor.shape)
+
+
+class _TorchLog(logging.Handler):
+    """Collects the warnings torch logs during a run (they often say why no kernel would run)."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__(logging.WARNING)
+        self.recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.recorder.logged.append(record.getMessage().strip())
+
+
+@contextlib.contextmanager
+def _torch_log(recorder: _Recorder) -> Iterator[None]:
+    handler = _TorchLog(recorder)
+    logger = logging.getLogger("torch")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _lengths(tensor: torch.Tensor) -> tuple[int, ...]:
+    """Sequence lengths of a jagged nested tensor (read with tolist(), which dispatches no op)."""
+    offsets = tensor.offsets().tolist()
+    return tuple(end - start for start, end in zip(offsets, offsets[1:]))
+
+
+def _jagged_meta(tensor: torch.Tensor, token: int) -> TensorMeta:
+    """A jagged nested tensor: its sequence lengths from the offsets, the longest in its shape."""
+    ragged_dim = tensor._ragged_idx
+    if tensor.offsets().is_meta:
+        raise RuntimeError("a jagged nested tensor on meta has no sequence lengths")  # -> the CPU run
+    lengths = _lengths(tensor)
+    shape = tuple(max(lengths, default=0) if i == ragged_dim else int(d) for i, d in enumerate(tensor.shape))
+    return TensorMeta(shape, tensor.dtype, token, lengths, ragged_dim)
 
 
 def _flat_tensors(value: Any) -> list[torch.Tensor]:
@@ -272,7 +328,7 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
             recorder.stack.append(name)
             if name not in recorder.module_calls:
                 recorder.module_order.append(name)
-                recorder.input_shapes[name] = [tuple(t.shape) for t in _flat_tensors(args)]
+                recorder.input_shapes[name] = [_shape_of(t) for t in _flat_tensors(args)]
             recorder.module_calls[name] += 1
 
         return hook
@@ -326,7 +382,7 @@ _META_FAILURE = re.compile(
 
 
 def _run(model: nn.Module, inputs: ModelInputs, recorder: _Recorder, stand_ins: bool) -> None:
-    with preserved(model) as found, _module_hooks(model, recorder), torch.no_grad():
+    with preserved(model) as found, _module_hooks(model, recorder), _torch_log(recorder), torch.no_grad():
         model.eval()
         if stand_ins:
             _swap_in_meta_stand_ins(model)
@@ -358,7 +414,16 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> InputMismatchError:
+# torch saying it has no kernel for a combination of inputs, rather than that the inputs are wrong
+_TORCH_LIMIT = re.compile(r"not (yet )?(supported|implemented)|no viable backend|no kernel", re.IGNORECASE)
+
+
+def _mismatch(recorder: _Recorder, error: Exception, types: dict[str, str]) -> EffprofError:
+    if isinstance(error, NotImplementedError) or _TORCH_LIMIT.search(str(error)):
+        layer = recorder.failure[0] if recorder.failure else (recorder.raised_in or "")
+        shapes = recorder.failure[2] if recorder.failure else recorder.input_shapes.get(layer, [])
+        detail = f"{type(error).__name__}: {_first_line(error).rstrip('.')}"
+        return TorchLimitError(layer or "(root)", types.get(layer, "?"), shapes, detail, recorder.logged_reasons())
     if recorder.failure is not None:
         layer, op, shapes = recorder.failure
         detail = f"{op} failed: {_first_line(error).rstrip('.')}"

@@ -1,20 +1,26 @@
 """The `effprof` command. The only package that imports typer; maps errors to exit codes.
 
 `effprof model.py ...` is the profile command; other first words name subcommands.
-Exit codes: 0 fine, 1 a budget exceeded, 2 bad input (usage, files, models), 3 internal error.
+Exit codes: 0 fine, 1 a budget exceeded, 2 bad input (usage, files, models; a model file that
+calls sys.exit), 3 internal error, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from typing import Any, Iterator
 
-from ..errors import EffprofError
+from ..errors import EffprofError, model_exit_message
 from .app import app, SUBCOMMANDS
 from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
 
 __all__ = ["main", "app"]
 
+USAGE_ERROR = 2
 INTERNAL_ERROR = 3
+INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _route(argv: list[str]) -> list[str]:
@@ -27,29 +33,81 @@ def _route(argv: list[str]) -> list[str]:
     return ["profile", *argv]
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt so that no layer (typer turns a KeyboardInterrupt
+    into a silent exit, click into "Aborted!" and exit 1) handles it before `main` does."""
+
+
+@contextlib.contextmanager
+def _ctrl_c_raises_interrupted() -> Iterator[None]:
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _Interrupted()
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _raised_by_cli_framework(done: SystemExit) -> bool:
+    """Whether typer/click raised this SystemExit (a usage error, --help, typer.Exit), not user code."""
+    tb = done.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return module.split(".")[0] in ("typer", "click")
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, _Interrupted)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = _route([a for a in argv if a != "--debug"])
     try:
-        # standalone: click prints its own usage errors (exit 2) and turns typer.Exit into SystemExit
-        app(args=argv, prog_name="effprof", standalone_mode=True)
+        with _ctrl_c_raises_interrupted():
+            # standalone: click prints its own usage errors (exit 2) and turns typer.Exit into SystemExit
+            app(args=argv, prog_name="effprof", standalone_mode=True)
     except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if _caused_by_interrupt(done):
+            return _interrupted()
+        if _raised_by_cli_framework(done):
+            return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if debug:
+            raise
+        # the user's code (the model file, its builder or its forward) called sys.exit
+        print(f"effprof: error: {model_exit_message(done)}", file=sys.stderr)
+        return USAGE_ERROR
+    except (KeyboardInterrupt, _Interrupted):
+        return _interrupted()
     except EffprofError as error:
         if debug:
             raise
         print(f"effprof: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("effprof: interrupted", file=sys.stderr)
-        return 130
     except Exception as error:  # noqa: BLE001 - last line of defence: one line, not a traceback
         if debug:
             raise
         print(f"effprof: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", file=sys.stderr)
         return INTERNAL_ERROR
     return 0
+
+
+def _interrupted() -> int:
+    print("effprof: interrupted", file=sys.stderr)
+    return INTERRUPTED
 
 
 def entry_point() -> None:

@@ -6,6 +6,9 @@ mean, subtract, square, variance sum, normalise = 5 FLOPs per element, +2 with a
 and shift. RMS norm (silent in CONVENTIONS.md, decided in docs/conventions.md): square, sum,
 normalise = 3 per element, +1 with a weight. Only the normalised output counts as written; the
 saved statistics (mean, rstd) are tiny per-row vectors an inference kernel does not keep.
+Weight normalisation (`_weight_norm_interface`, w = v * g / ||v||) counts what its decomposition
+counts, so that the fused CPU/CUDA kernel and the meta device agree: the norm 1 per element of v
+(a reduction), g / norm 1 per element of g, the product 1 per element of v.
 """
 
 from __future__ import annotations
@@ -59,6 +62,19 @@ def group_norm_cost(event: OpEvent) -> OpCost:
     x, weight, bias = event.args[0], event.args[1], event.args[2]
     affine = AFFINE_FLOPS if isinstance(weight, TensorMeta) else 0
     return _norm(event, [x, weight, bias], NORM_FLOPS + affine)
+
+
+@register("_weight_norm_interface")
+def weight_norm_cost(event: OpEvent) -> OpCost:
+    # (v, g, dim) -> (w, norms); the norms are a per-slice side output, like BN's saved statistics
+    v, g = event.args[0], event.args[1]
+    out = event.outputs[0]
+    return OpCost(
+        flops=2 * v.numel + g.numel,
+        bytes_read=v.nbytes + g.nbytes,
+        bytes_written=out.nbytes,
+        family="norm",
+    )
 
 
 @register("_fused_rms_norm", "rms_norm")

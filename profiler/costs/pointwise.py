@@ -16,7 +16,7 @@ ELEMENTWISE_OPS = (
     "add", "sub", "rsub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod",
     "neg", "abs", "reciprocal", "pow", "square", "sqrt", "rsqrt", "exp", "exp2", "expm1",
     "log", "log2", "log10", "log1p", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
-    "lerp", "addcmul", "addcdiv", "hypot", "atan2", "xlogy",
+    "lerp", "addcmul", "addcdiv", "hypot", "atan2", "xlogy", "polar", "complex",
     # trigonometric and special functions
     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "erf", "erfc", "erfinv",
     # activations

@@ -2,7 +2,9 @@
 
 Windowed pooling costs prod(kernel) FLOPs per output element (each window element is one add or
 compare). Adaptive/global pooling and reductions cost 1 per input element. Nearest upsampling
-moves data only; (bi/tri)linear and bicubic interpolation cost 2/4/8/16 per output element.
+moves data only; (bi/tri)linear and bicubic interpolation cost 2/4/8/16 per output element, and
+so does `grid_sample` in the same mode. Sampling (`multinomial`) and `all`/`any` cost 1 per input
+element, like every reduction.
 Only the primary output counts as written (max pooling's indices are a training artefact).
 """
 
@@ -34,6 +36,7 @@ UPSAMPLE_FLOPS_PER_OUTPUT = {
 REDUCTION_OPS = (
     "sum", "mean", "nansum", "nanmean", "prod", "amax", "amin", "aminmax", "max", "min",
     "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
+    "_is_all_true", "_is_any_true", "multinomial",
     "linalg_vector_norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "histc", "bincount",
     "_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
@@ -50,6 +53,21 @@ def _as_tuple(value: int | list[int] | tuple[int, ...], dims: int) -> tuple[int,
         return (value,) * dims
     values = tuple(value)
     return values * dims if len(values) == 1 else values
+
+
+# grid_sample: interpolation_mode 0 bilinear (trilinear in 3d), 1 nearest, 2 bicubic
+_GRID_SAMPLE_FLOPS = {("grid_sampler_2d", 0): 4, ("grid_sampler_2d", 1): 0, ("grid_sampler_2d", 2): 16,
+                      ("grid_sampler_3d", 0): 8, ("grid_sampler_3d", 1): 0}
+
+
+@register("grid_sampler_2d", "grid_sampler_3d")
+def grid_sample_cost(event: OpEvent) -> OpCost:
+    # (input, grid, interpolation_mode, padding_mode, align_corners): interpolation costs what
+    # resizing with the same mode costs per output element; the input and the grid are read
+    flops = _GRID_SAMPLE_FLOPS[(event.name, int(event.args[2]))] * event.outputs[0].numel
+    x, grid = event.args[0], event.args[1]
+    return OpCost(flops=flops, bytes_read=x.nbytes + grid.nbytes, bytes_written=event.outputs[0].nbytes,
+                  family="upsample")
 
 
 @register(*_SPATIAL_DIMS)

@@ -44,12 +44,24 @@ _FORMULAS: dict[str, Formula] = {}
 
 FORMULA_NAMESPACES = ("aten", "prims")
 
-# Profiler markers that do no work on any tensor: `torch.autograd.profiler.record_function`
-# (also used by nn.DataParallel's forward) enters and leaves a named range. Free, not unsupported.
+# Ops that do no work on any tensor and launch no kernel. Free, not unsupported:
+# - the markers of `torch.autograd.profiler.record_function` (also opened by nn.DataParallel's
+#   forward), which enter and leave a named range;
+# - queries of a tensor's metadata that tensor subclasses (nested tensors) dispatch.
 FREE_OPS = frozenset({
     "profiler::_record_function_enter",
     "profiler::_record_function_enter_new",
     "profiler::_record_function_exit",
+    "prim::layout",
+    "prim::device",
+    "prim::dtype",
+    "aten::dim",
+    "aten::sym_size",
+    "aten::sym_stride",
+    "aten::sym_numel",
+    "aten::sym_storage_offset",
+    "aten::sym_is_contiguous",
+    "aten::is_contiguous",
 })
 
 
