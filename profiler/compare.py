@@ -51,6 +51,7 @@ class TotalsRow:
     throughput_per_s: float | None
     memory_bound_fraction: float | None
     ratios: dict[str, float | None]  # RATIO_KEYS -> this row's value / the first row's
+    inputs_guessed: bool = False  # the input shape was guessed from the model's first layer
 
     @property
     def bytes_total(self) -> int:
@@ -63,6 +64,7 @@ class TotalsRow:
             "bytes_read": self.bytes_read, "bytes_written": self.bytes_written, "intensity": self.intensity,
             "latency_s": self.latency_s, "throughput_per_s": self.throughput_per_s,
             "memory_bound_fraction": self.memory_bound_fraction, "ratios": dict(self.ratios),
+            "inputs_guessed": self.inputs_guessed,
         }
 
 
@@ -114,6 +116,7 @@ class Comparison:
     matched: tuple[LayerRow, ...]  # when aligned
     top: tuple[tuple[LayerCell, ...], ...]  # when not: each entry's heaviest layers
     top_by: str  # "latency_s" with hardware, else "macs"
+    notes: tuple[str, ...] = ()  # guessed input shapes: the comparison may not be of the models' real shapes
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -127,6 +130,7 @@ class Comparison:
             "layers": [row.to_dict() for row in self.matched],
             "top": [[cell.to_dict() for cell in cells] for cells in self.top],
             "top_by": self.top_by,
+            "notes": list(self.notes),
         }
 
 
@@ -193,6 +197,7 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             throughput_per_s=data["totals"].get("throughput_per_s"),
             memory_bound_fraction=data["totals"].get("memory_bound_fraction"),
             ratios={key: ratio(value[key], values[0][key]) for key in RATIO_KEYS},
+            inputs_guessed=report.inputs_guessed,
         )
         for label, report, data, value in zip(labels, reports, dicts, values)
     )
@@ -227,4 +232,10 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
         matched=tuple(matched),
         top=tuple(heaviest),
         top_by=top_by,
+        notes=tuple(
+            f"{label}: input shape {', '.join('x'.join(map(str, i.shape)) for i in report.inputs)} guessed from the "
+            "first layer; give the real one with --input-shape, or example_inputs() in the model file"
+            for label, report in zip(labels, reports)
+            if report.inputs_guessed
+        ),
     )

@@ -30,7 +30,7 @@ import contextlib
 import math
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -63,6 +63,7 @@ __all__ = [
     "num_threads",
     "device_name",
     "measure_loaded",
+    "check_device_kind",
     "validate_target",
     "DEFAULT_WARMUP",
     "DEFAULT_REPEATS",
@@ -363,6 +364,10 @@ class Measurement:
     measured_total_s: float
     hooked_total_s: float
     notes: list[str] = field(default_factory=list)
+    # None without a spec; False when the spec's description does not name the measured device
+    device_matches_spec: bool | None = None
+    # the input shape was guessed from the first layer: "1x3x224x224", else None
+    guessed_input: str | None = None
 
     @property
     def error_percent(self) -> float | None:
@@ -401,6 +406,8 @@ class Measurement:
             "error_percent": self.error_percent,
             "spearman": self.spearman,
             "notes": list(self.notes),
+            "device_matches_spec": self.device_matches_spec,
+            "inputs_guessed": self.guessed_input is not None,
         }
 
 
@@ -438,10 +445,13 @@ def compare(report: Report, layer_times: LayerTimes, forward_times: Sequence[flo
     else:
         if estimate.fused:
             notes.append("the estimate models fused kernels (--fuse) but the model ran eagerly, one kernel per op")
-        kind = "gpu" if device == "cuda" else "cpu"
-        if estimate.spec.kind != kind:
-            notes.append(f"the spec '{estimate.spec.name}' describes a {estimate.spec.kind} but this ran on the {kind}: "
-                         "calibrate this machine (effprof calibrate) to compare like with like")
+        matches = device_label.lower() in estimate.spec.description.lower()
+        if not matches:
+            notes.append(
+                f"the spec '{estimate.spec.name}' ({estimate.spec.description}) does not name the device measured "
+                f"({device_label}): if they differ, the error tells how far apart the devices are, not how good the "
+                "estimate is; a spec of this machine comes from `effprof calibrate`"
+            )
     missing = [r.name or "(root)" for r in rows if r.measured_s is None]
     if not layer_times.self_s:
         notes.append("per-layer times not measured (whole forward only)")
@@ -459,6 +469,7 @@ def compare(report: Report, layer_times: LayerTimes, forward_times: Sequence[flo
         measured_total_s=median(forward_times),
         hooked_total_s=layer_times.forward_s,
         notes=notes,
+        device_matches_spec=None if estimate is None else matches,
     )
 
 
@@ -594,6 +605,8 @@ def measure_loaded(
     if device is None and report.estimate is not None:
         device = "cuda" if report.estimate.spec.kind == "gpu" and torch.cuda.is_available() else "cpu"
     device = pick_device(device)
+    if report.estimate is not None:
+        check_device_kind(report.estimate.spec, device)
     dtype = _measure_dtype(report, device)
     if loaded.rebuild_real is None:
         raise UsageError(f"{report.model} cannot be rebuilt with real weights, so it cannot be measured")
@@ -610,8 +623,29 @@ def measure_loaded(
         else:
             per_layer = LayerTimes({}, {}, 0.0, {})
         used = torch.get_num_threads()
-    return compare(report, per_layer, forward, device=device, device_label=device_name(device),
-                   warmup=warmup, repeats=repeats, threads=used)
+    measurement = compare(report, per_layer, forward, device=device, device_label=device_name(device),
+                          warmup=warmup, repeats=repeats, threads=used)
+    guessed = getattr(loaded, "guessed_input", None)
+    if guessed is None:
+        return measurement
+    shape = ", ".join("x".join(map(str, i.shape)) for i in report.inputs)
+    notes = [*measurement.notes, f"input shape {shape} guessed from the first layer: give the real one with --input-shape, "
+             "or example_inputs() in the model file"]
+    return replace(measurement, notes=notes, guessed_input=shape)
+
+
+def check_device_kind(spec: HardwareSpec, device: str) -> None:
+    """Refuse to measure on a CPU against a GPU spec (or the reverse): the 'error' would be the gap
+    between two devices, reported as if it were the estimate's."""
+    kind = "gpu" if device == "cuda" else "cpu"
+    if spec.kind == kind:
+        return
+    named = f" ({device_name(device)})" if device == "cpu" or torch.cuda.is_available() else ""
+    raise UsageError(
+        f"--hw {spec.name} describes a {spec.kind}, but the model would run on this machine's {kind}"
+        f"{named}: measured against another device's estimate, the error means nothing; "
+        f"measure where the {spec.kind} is, or calibrate this machine (effprof calibrate -o this.yaml) and use --hw this.yaml"
+    )
 
 
 def validate_target(

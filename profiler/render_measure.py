@@ -80,7 +80,8 @@ def validation_table(results: list[tuple[str, int | None, Measurement]], hardwar
     for title in ("Batch", "Predicted", "Measured", "Error", "Spearman"):
         table.add_column(title, justify="right", no_wrap=True)
     for target, batch, m in results:
-        table.add_row(target, "-" if batch is None else str(batch), format_seconds(m.predicted_total_s),
+        model = target if m.guessed_input is None else f"{target} (input {m.guessed_input} guessed)"
+        table.add_row(model, "-" if batch is None else str(batch), format_seconds(m.predicted_total_s),
                       format_seconds(m.measured_total_s), Text(error_text(m.error_percent), style=_ratio_style(m.ratio)),
                       _spearman_text(m.spearman))
     return table

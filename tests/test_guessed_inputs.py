@@ -75,3 +75,23 @@ def test_guess_inputs_must_be_a_boolean(net, capsys):
     budgets.write_text("models:\n  - model: net.py\n    guess_inputs: sometimes\n    budgets: {macs: 12M}\n")
     code, _, err = run_cli(["check", budgets], capsys)
     assert code == 2 and "'guess_inputs:' must be true or false" in err
+
+
+def test_compare_says_which_model_was_guessed(net, examples_dir, capsys):
+    code, out, err = run_cli(["compare", net, examples_dir / "mobilenet_v1.py", "-f", "json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert [entry["inputs_guessed"] for entry in data["entries"]] == [True, False]
+    assert len(data["notes"]) == 1 and "net.py:Net: input shape 1x3x224x224 guessed" in data["notes"][0]
+    code, out, err = run_cli(["compare", net, examples_dir / "mobilenet_v1.py"], capsys)
+    assert "net.py:Net: input shape 1x3x224x224 guessed" in out
+
+
+def test_measure_and_validate_say_the_shape_was_guessed(net, capsys):
+    code, out, err = run_cli([net, "--hw", "xeon-8480", "--measure", "--repeats", "1", "-f", "json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["inputs_guessed"] is True and data["measurement"]["inputs_guessed"] is True
+    code, out, err = run_cli(["validate", net, "--hw", "xeon-8480", "--repeats", "1", "--warmup", "0", "--no-layers"], capsys)
+    assert code == 0, err
+    assert "(input 1x3x224x224 guessed)" in out

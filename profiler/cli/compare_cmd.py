@@ -227,6 +227,7 @@ def compare_renderable(comparison: Comparison) -> Group:
                           f"the heaviest layers of each, by {by}.", style="dim"))
         for label, cells in zip(comparison.labels, comparison.top):
             parts.append(_top_table(label, cells, latency))
+    parts += [Text(f"note: {note}", style="yellow") for note in comparison.notes]
     return Group(*parts)
 
 
@@ -282,6 +283,8 @@ def compare_markdown(comparison: Comparison) -> str:
                     row += [format_seconds(cell.latency_s), cell.bound or ""]
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
+    if comparison.notes:
+        lines += ([""] if lines[-1] else []) + [f"> note: {note}" for note in comparison.notes]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
