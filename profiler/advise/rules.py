@@ -5,6 +5,7 @@ docs/advise.md gives every rule's source, evidence, pricing and limits."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -412,8 +413,11 @@ def separable(ctx: AdviceContext) -> list[Finding]:
                              depthwise.padding, depthwise.dilation, bias=False, device="meta")
         paths = [ctx.module_of(i) for i in chain]
         replacements: dict[str, nn.Module] = {paths[0]: standard, paths[-1]: nn.Identity()}
-        for i, path in zip(chain[1:-1], paths[1:-1]):
-            if ctx.is_leaf(path) and ctx.called_once(path):  # a functional activation stays where it is
+        for index_in_chain, path in zip(chain[1:-1], paths[1:-1]):
+            # a BN or activation module goes with the pair; a functional activation (in a forward that
+            # does more) stays where it is
+            own = [i for i, k in enumerate(ctx.kernels) if k.module == path and k.cost.engine != "none"]
+            if ctx.is_leaf(path) and ctx.called_once(path) and own == [index_in_chain]:
                 replacements[path] = nn.Identity()
         after_report = ctx.try_profile(transforms.replace_modules(ctx.model, replacements), "separable", paths)
         if after_report is None:
@@ -537,7 +541,7 @@ def _deployed_block(ctx: AdviceContext, block: _RepBlock) -> nn.Module | None:
         return merged
     path = ctx.module_of(block.activation)
     if path != block.path and ctx.is_leaf(path):
-        return nn.Sequential(merged, ctx.module(path))
+        return nn.Sequential(merged, copy.deepcopy(ctx.module(path)))
     make = _ACTIVATION_MODULES.get(ctx.op(block.activation))
     return nn.Sequential(merged, make()) if make is not None else None
 
