@@ -29,6 +29,7 @@ __all__ = [
     "BandwidthTier",
     "KernelFamily",
     "ChannelAlignment",
+    "LatencyModel",
     "HardwareSpec",
     "DEVICE_KINDS",
     "CACHE_SCOPES",
@@ -50,6 +51,8 @@ _TOP_FIELDS = {
     "channel_alignment",
     # optional: what `effprof llm` checks weights + KV cache + activations against (docs/llm.md)
     "memory_capacity_gib",
+    # optional: the kernel-aware latency model (profiler/latency_model.py, docs/roofline.md)
+    "latency_model",
 }
 _REQUIRED_TOP = ("description", "kind", "memory_bandwidth_gb_per_s", "vector_units", "efficiency", "launch_overhead_us")
 
@@ -124,6 +127,35 @@ _ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 
 
 
 @dataclass(frozen=True)
+class LatencyModel:
+    """How kernels run on the device, for the kernel-aware latency model (profiler/latency_model.py).
+
+    units: SMs (GPU) or cores the runtime uses; gemm_tiles: (rows, cols) output tiles of the GEMM
+    kernels the runtime can pick from (CTA tiles on a GPU, register tiles on a CPU); k_step: the
+    reduction is consumed in steps of this many (K is padded up to it); tile_overhead_k: fixed cost
+    of one tile (prologue and accumulator store) in k-steps; winograd_tiles: output tiles m of the
+    F(m x m, 3 x 3) Winograd kernels the runtime has (empty: none); memory_overlap: share of the
+    shorter of compute and memory time hidden under the longer once a kernel runs many waves;
+    per-op fixed costs of the runtime, eager and fused; whether its
+    fusion merges parallel 1x1 convolutions (horizontal) and writes concatenations in place.
+    `source` names the source of each field.
+    """
+
+    units: int
+    gemm_tiles: tuple[tuple[int, int], ...]
+    k_step: int
+    tile_overhead_k: float
+    winograd_tiles: tuple[int, ...]
+    memory_overlap: float
+    eager_per_op_us: float
+    fused_per_op_us: float
+    horizontal_fusion: bool
+    concat_elimination: bool
+    runtime: str
+    source: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class HardwareSpec:
     name: str
     description: str
@@ -138,6 +170,7 @@ class HardwareSpec:
     cache_bandwidth: tuple[BandwidthTier, ...] = ()  # ascending working sets, non-increasing bandwidth
     kernel_families: Mapping[str, KernelFamily] = field(default_factory=dict)
     channel_alignment: Mapping[str, ChannelAlignment] = field(default_factory=dict)
+    latency_model: LatencyModel | None = None
     path: str = field(default="", compare=False)
     memory_capacity_gib: Sourced | None = None  # device memory (GiB, 2**30 bytes); system RAM for a CPU
 
@@ -207,6 +240,9 @@ class HardwareSpec:
             found[f"cache_bandwidth_gb_per_s.{tier.working_set_kib:g}"] = tier.source
         for key, family in self.kernel_families.items():
             found[f"kernel_families.{key}"] = family.source
+        if self.latency_model is not None:
+            for key, source in self.latency_model.source.items():
+                found[f"latency_model.{key}"] = source
         return found
 
 
@@ -390,6 +426,52 @@ class _Checker:
         return found
 
 
+    def latency_model(self, value: Any, where: str) -> LatencyModel:
+        numbers = ("units", "gemm_tiles", "k_step", "tile_overhead_k", "winograd_tiles", "memory_overlap",
+                   "eager_per_op_us", "fused_per_op_us", "horizontal_fusion", "concat_elimination")
+        top = self.mapping(value, where, {"runtime", *numbers}, ("runtime", *numbers))
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for key in numbers:
+            at = f"{where}.{key}"
+            item = self.mapping(top[key], at, {"value", "source"}, ("value", "source"))
+            sources[key] = self.text(item["source"], f"{at}.source")
+            values[key] = item["value"]
+        tiles = values["gemm_tiles"]
+        if (not isinstance(tiles, list) or not tiles
+                or not all(isinstance(t, list) and len(t) == 2 and all(_positive_int(v) for v in t) for t in tiles)):
+            raise self.fail(f"{where}.gemm_tiles.value", "a list of [rows, cols] pairs of positive integers", tiles)
+        winograd = values["winograd_tiles"]
+        if not isinstance(winograd, list) or not all(_positive_int(v) for v in winograd):
+            raise self.fail(f"{where}.winograd_tiles.value", "a list of positive integers (output tile sizes; [] for none)",
+                            winograd)
+        for key in ("units", "k_step"):
+            if not _positive_int(values[key]):
+                raise self.fail(f"{where}.{key}.value", "a positive integer", values[key])
+        for key in ("horizontal_fusion", "concat_elimination"):
+            if not isinstance(values[key], bool):
+                raise self.fail(f"{where}.{key}.value", "true or false", values[key])
+        return LatencyModel(
+            units=values["units"],
+            gemm_tiles=tuple((int(a), int(b)) for a, b in tiles),
+            k_step=values["k_step"],
+            tile_overhead_k=self.number(values["tile_overhead_k"], f"{where}.tile_overhead_k.value", "k-steps", positive=False),
+            winograd_tiles=tuple(int(v) for v in winograd),
+            memory_overlap=self.number(values["memory_overlap"], f"{where}.memory_overlap.value", "a fraction",
+                                       positive=False, at_most=1.0),
+            eager_per_op_us=self.number(values["eager_per_op_us"], f"{where}.eager_per_op_us.value", "µs", positive=False),
+            fused_per_op_us=self.number(values["fused_per_op_us"], f"{where}.fused_per_op_us.value", "µs", positive=False),
+            horizontal_fusion=values["horizontal_fusion"],
+            concat_elimination=values["concat_elimination"],
+            runtime=self.text(top["runtime"], f"{where}.runtime"),
+            source=sources,
+        )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -443,6 +525,8 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         if top.get("kernel_families") is not None else {},
         channel_alignment=check.alignments(top["channel_alignment"], "channel_alignment")
         if top.get("channel_alignment") is not None else {},
+        latency_model=check.latency_model(top["latency_model"], "latency_model")
+        if top.get("latency_model") is not None else None,
         path=origin,
         memory_capacity_gib=check.sourced(top["memory_capacity_gib"], "memory_capacity_gib", "GiB", magnitude="capacity_gib")
         if top.get("memory_capacity_gib") is not None else None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from . import latency_model
 from .aggregate import Kernel, Layer
 from .dtypes import PROFILE_DTYPES, peak_key
 from .errors import UsageError
@@ -59,9 +60,10 @@ def memory_time_s(nbytes: float, bandwidth_gb_per_s: float, efficiency: float) -
     return nbytes / (bandwidth_gb_per_s * 1e9 * efficiency)
 
 
-def kernel_time_s(compute_s: float, memory_s: float, launch_s: float) -> float:
-    """One kernel: compute and memory traffic overlap, the launch does not."""
-    return max(compute_s, memory_s) + launch_s
+def kernel_time_s(compute_s: float, memory_s: float, launch_s: float, exposed_s: float = 0.0) -> float:
+    """One kernel: compute and memory traffic overlap, the launch does not; `exposed_s` is the part
+    of the shorter term that does not overlap (the kernel-aware model's, profiler/latency_model.py)."""
+    return max(compute_s, memory_s) + exposed_s + launch_s
 
 
 def spec_fields(spec: HardwareSpec) -> dict[str, Any]:
@@ -131,9 +133,16 @@ def choose_unit(kernel: Kernel, spec: HardwareSpec, dtype: str) -> UnitChoice | 
         peak = matrix.peak(dtype)
         if peak is not None:
             return UnitChoice("matrix", dtype, peak.value, matrix.name)
+    return _vector_choice(spec, dtype)
+
+
+def _vector_choice(spec: HardwareSpec, dtype: str) -> UnitChoice:
+    """The vector units in `dtype`, or at their fp32 rate when they list no peak for it."""
     vector = spec.vector_units
     key = dtype if vector.peak(dtype) is not None else "fp32"
-    return UnitChoice("vector", key, vector.peak(key).value, vector.name)
+    peak = vector.peak(key)
+    assert peak is not None  # parse_spec requires an fp32 vector peak
+    return UnitChoice("vector", key, peak.value, vector.name)
 
 
 # ------------------------------------------------------------------------------------- estimates
@@ -152,10 +161,12 @@ class KernelEstimate:
     compute_s: float
     memory_s: float
     launch_s: float
+    exposed_s: float = 0.0  # memory (or compute) time not hidden by overlap: kernel-aware specs only
+    algorithm: str = ""  # the kernel the runtime picks (implicit_gemm, winograd_f2, ...): kernel-aware specs only
 
     @property
     def latency_s(self) -> float:
-        return kernel_time_s(self.compute_s, self.memory_s, self.launch_s)
+        return kernel_time_s(self.compute_s, self.memory_s, self.launch_s, self.exposed_s)
 
     @property
     def bound(self) -> str:
@@ -169,10 +180,12 @@ def family_keys(kernel: Kernel) -> tuple[str, ...]:
     return (*kind, f"{family}.{kernel.event.name}", family)
 
 
-def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str) -> KernelEstimate | None:
+def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bool = False) -> KernelEstimate | None:
     choice = choose_unit(group.head, spec, dtype)
     if choice is None:
         return None
+    if spec.latency_model is not None:
+        return _kernel_aware(group, spec, dtype, choice, fused)
     # calibrated specs only (docs/accuracy.md): bandwidth of the cache the kernel's bytes fit in,
     # and the head's kernel family's measured fixed cost and efficiency, the share of the peak FLOP
     # rate the family reaches (of the bandwidth, for families that do no arithmetic: copies,
@@ -192,6 +205,26 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str) -> Kernel
                                spec.memory_efficiency.value * memory_scale),
         launch_s=family.overhead_us * 1e-6 if family is not None else spec.launch_overhead_s,
     )
+
+
+# ---- kernel-aware latency (specs with a `latency_model`): the pricing lives in latency_model.py ----
+
+
+def _kernel_aware(group: KernelGroup, spec: HardwareSpec, dtype: str, choice: UnitChoice, fused: bool) -> KernelEstimate:
+    model = spec.latency_model
+    assert model is not None
+    vector = _vector_choice(spec, dtype)  # where element-wise work (epilogues, transforms) runs
+    if choice.unit == "matrix" and not latency_model.matrix_aligned(group.head, spec.alignment(dtype)):
+        choice = vector
+    timed = latency_model.kernel_time(group, spec, choice.peak_tflop_per_s, vector.peak_tflop_per_s, fused)
+    return KernelEstimate(
+        module=group.module, ops=tuple(k.event.op for k in group.kernels), members=group.members, choice=choice,
+        flops=group.flops, bytes=group.bytes_total, compute_s=timed.compute_s, memory_s=timed.memory_s,
+        launch_s=timed.fixed_s, exposed_s=timed.exposed_s, algorithm=timed.algorithm,
+    )
+
+
+# ---- end of the kernel-aware hook ----
 
 
 @dataclass(frozen=True)
@@ -456,7 +489,13 @@ def estimate(
     """Roofline estimate of costed `kernels` (from `aggregate`) on `spec` in `dtype` at `batch`."""
     key = _check_dtype(dtype, spec)
     groups = fuse_kernels(list(kernels)) if fuse else eager_groups(list(kernels))
-    estimates = tuple(e for e in (estimate_group(g, spec, key) for g in groups) if e is not None)
+    graph_notes: list[str] = []
+    if fuse and spec.latency_model is not None:  # the runtime's graph-level fusions (latency_model.regroup)
+        groups, eliminated, merged = latency_model.regroup(groups, spec.latency_model)
+        if eliminated or merged:
+            graph_notes.append(f"--fuse on {spec.name}: {eliminated} concatenations written in place, "
+                               f"{merged} parallel 1x1 convolutions merged into wider ones")
+    estimates = tuple(e for e in (estimate_group(g, spec, key, fuse) for g in groups) if e is not None)
     fused_into = {
         member: group.module for group in groups if group.fused for member in group.members[1:]
     }
@@ -469,5 +508,5 @@ def estimate(
         layer_names=tuple(layer.name for layer in layers),
         layers=frozenset(layers),
         fused_into=fused_into,
-        notes=tuple(_notes(spec, key, estimates, groups, fuse)),
+        notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes),
     )

@@ -11,7 +11,7 @@ import pytest
 from profiler.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ("a100", "a4000", "cortex-a76", "h100", "h200", "orin-nano", "t4", "xeon-8480")
+BUNDLED = ("a100", "a4000", "cortex-a57", "cortex-a76", "gtx1080ti", "h100", "h200", "orin-nano", "t4", "xeon-8480")
 
 
 def run(capsys, *argv):

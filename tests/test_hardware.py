@@ -79,10 +79,12 @@ def test_every_bundled_spec_loads_and_sources_every_number(name):
     walk(raw, name)
     sources = spec.sources()
     assert all(text.strip() for text in sources.values())
-    # bandwidth, memory capacity, two efficiencies, launch, every peak and every cache: each named once
+    # bandwidth, memory capacity, two efficiencies, launch, every peak, every cache, every cache tier
+    # and every latency-model field (10 of them): each named once
     assert spec.memory_capacity_gib is not None, f"{name}: a bundled spec gives its memory capacity"
     peaks = sum(len(u.peak_tflop_per_s) for u in spec.units().values())
-    assert len(sources) == 5 + peaks + len(spec.caches)
+    model_fields = 10 if spec.latency_model is not None else 0
+    assert len(sources) == 5 + peaks + len(spec.caches) + len(spec.cache_bandwidth) + model_fields
 
 
 @pytest.mark.parametrize("name, gib", [
@@ -105,7 +107,7 @@ def test_datasheet_bandwidths_of_the_issue():
 def test_gpu_tensor_cores_list_no_fp32_and_vector_units_list_no_tf32():
     # tensor cores compute tf32/fp16/bf16/int8 only; tf32 is a matrix-engine format
     for spec in bundled_specs():
-        if spec.kind == "gpu":
+        if spec.kind == "gpu" and spec.name != "gtx1080ti":  # Pascal has no tensor cores
             assert spec.matrix_engine is not None and spec.matrix_engine.peak("fp32") is None
         assert spec.vector_units.peak("tf32") is None
         assert spec.vector_units.peak("fp32") is not None
@@ -115,6 +117,7 @@ def test_turing_has_no_tf32_or_bf16_and_a76_has_no_matrix_engine():
     t4 = load_spec("t4")
     assert t4.matrix_engine.peak("tf32") is None and t4.matrix_engine.peak("bf16") is None
     assert load_spec("cortex-a76").matrix_engine is None
+    assert load_spec("gtx1080ti").matrix_engine is None and load_spec("cortex-a57").matrix_engine is None
 
 
 def test_load_spec_passes_a_spec_object_through():
