@@ -22,7 +22,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .aggregate import Kernel, aggregate
+from .aggregate import Kernel, aggregate, cost_of
 from .errors import ModelLoadError, UsageError
 from .events import TensorMeta, tensor_args
 from .hardware import HardwareSpec, load_spec
@@ -241,6 +241,40 @@ class _Priced:
         return "memory" if memory >= compute else "compute"
 
 
+@dataclass(frozen=True, slots=True)
+class _KernelPrice:
+    compute_s: float
+    memory_s: float
+    eager_memory_s: float
+    macs: int
+    flops: int
+    bytes: int
+    eager_bytes: int
+
+
+def _signature(kernel: Kernel, roles: Roles) -> tuple | None:
+    """What a kernel's price depends on: its op, cost kind, every argument with tensors replaced
+    by (shape, dtype, role); None when an argument cannot be part of a key."""
+
+    def part(value: Any) -> Any:
+        if isinstance(value, TensorMeta):
+            return (value.shape, value.dtype, roles.is_parameter(value), roles.is_kv(value))
+        if isinstance(value, (list, tuple)):
+            return tuple(part(v) for v in value)
+        if isinstance(value, dict):
+            return tuple((k, part(v)) for k, v in value.items())
+        return value
+
+    event, cost = kernel.event, kernel.cost
+    key = (event.op, event.inplace, cost.family, cost.engine, cost.conv_kind,
+           part(event.args), part(event.kwargs), part(event.outputs))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 class _Pricer:
     """Roofline times of re-priced kernels on one spec (DRAM bandwidth: weights and the KV cache
     stream from device memory; no per-kernel launch cost unless `eager`)."""
@@ -248,6 +282,7 @@ class _Pricer:
     def __init__(self, spec: HardwareSpec, precision: Precision, eager: bool) -> None:
         self.spec, self.precision, self.eager = spec, precision, eager
         self.notes: list[str] = []
+        self._memo: dict[tuple, _KernelPrice | None] = {}
         vector = spec.vector_units
         key = precision.float_format if vector.peak(precision.float_format) is not None else "fp32"
         self.dequant_peak = vector.peak(key).value
@@ -266,32 +301,54 @@ class _Pricer:
                 return fallback
         return dtype
 
-    def price(self, step: _Step) -> tuple[_Priced, _Priced]:
-        """`step` on the roofline with its KV cache written in place, and as HF's eager
-        DynamicCache would run it (only the cache writes differ)."""
+    def _kernel(self, kernel: Kernel, roles: Roles) -> _KernelPrice | None:
+        """One kernel's times and counts; None for a view (no kernel at all)."""
+        priced = reprice(kernel, roles, self.precision)
+        choice = choose_unit(kernel, self.spec, self._dtype(priced, kernel))
+        if choice is None:
+            return None
         efficiency = self.spec.compute_efficiency.value
         bandwidth, memory_efficiency = self.spec.memory_bandwidth_gb_per_s.value, self.spec.memory_efficiency.value
+        seconds = compute_time_s(priced.flops, choice.peak_tflop_per_s, efficiency)
+        if priced.dequant_ops:
+            seconds += compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency)
+        eager = priced
+        if kernel.event.name in ("index_copy_", "index_put_"):
+            eager = reprice(kernel, roles, self.precision, eager_cache=True)
+        return _KernelPrice(
+            compute_s=seconds,
+            memory_s=memory_time_s(priced.bytes_total, bandwidth, memory_efficiency),
+            eager_memory_s=memory_time_s(eager.bytes_total, bandwidth, memory_efficiency),
+            macs=priced.macs,
+            flops=priced.flops,
+            bytes=priced.bytes_total,
+            eager_bytes=eager.bytes_total,
+        )
+
+    def price(self, step: _Step) -> tuple[_Priced, _Priced]:
+        """`step` on the roofline with its KV cache written in place, and as HF's eager
+        DynamicCache would run it (only the cache writes differ). Kernels alike in everything
+        the price depends on (every decoder layer's, mostly) are priced once."""
         launch = self.spec.launch_overhead_s if self.eager else 0.0
         compute, memory, eager_memory = [], [], []
         macs = flops = nbytes = eager_bytes = 0
         for kernel in step.kernels:
-            priced = reprice(kernel, step.roles, self.precision)
-            choice = choose_unit(kernel, self.spec, self._dtype(priced, kernel))
-            if choice is None:
-                continue  # a view: no kernel
-            seconds = compute_time_s(priced.flops, choice.peak_tflop_per_s, efficiency)
-            if priced.dequant_ops:
-                seconds += compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency)
-            compute.append(seconds)
-            memory.append(memory_time_s(priced.bytes_total, bandwidth, memory_efficiency))
-            macs += priced.macs
-            flops += priced.flops
-            nbytes += priced.bytes_total
-            eager = priced
-            if kernel.event.name in ("index_copy_", "index_put_"):
-                eager = reprice(kernel, step.roles, self.precision, eager_cache=True)
-            eager_memory.append(memory_time_s(eager.bytes_total, bandwidth, memory_efficiency))
-            eager_bytes += eager.bytes_total
+            key = _signature(kernel, step.roles)
+            if key is None or key not in self._memo:
+                found = self._kernel(kernel, step.roles)
+                if key is not None:
+                    self._memo[key] = found
+            else:
+                found = self._memo[key]
+            if found is None:
+                continue
+            compute.append(found.compute_s)
+            memory.append(found.memory_s)
+            eager_memory.append(found.eager_memory_s)
+            macs += found.macs
+            flops += found.flops
+            nbytes += found.bytes
+            eager_bytes += found.eager_bytes
         launches = (launch,) * len(compute)
         in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes)
         concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, macs, flops, eager_bytes)
@@ -511,22 +568,60 @@ def _sum_steps(points: Sequence[tuple[int, _Priced]], contexts: range) -> tuple[
     return total, memory_bound, compute_bound
 
 
-def _raw_counts(step: _Step) -> list[tuple[str, int, int]]:
-    return [(k.event.op, k.cost.flops, k.cost.bytes_total) for k in step.kernels]
+class _NotAffine(Exception):
+    pass
 
 
-def _affine(a: _Step, mid: _Step, b: _Step) -> bool:
-    """Do the midpoint's kernels sit exactly on the line through the end points' (same ops;
-    FLOPs and bytes interpolated without remainder)? Then so do their re-priced costs, which scale
-    each tensor's bytes by a constant per role."""
-    ka, km, kb = _raw_counts(a), _raw_counts(mid), _raw_counts(b)
-    if not (len(ka) == len(km) == len(kb)):
+def _blend(first: Any, last: Any, delta: int, offset: int) -> Any:
+    """An argument of a decode step `offset` tokens after `first`'s, when every dimension that
+    differs between `first` and `last` (`delta` tokens apart) grew by exactly `delta`, one per token,
+    and no tensor has two such dimensions; _NotAffine otherwise."""
+    if isinstance(first, TensorMeta):
+        if not isinstance(last, TensorMeta) or len(first.shape) != len(last.shape) or first.dtype != last.dtype:
+            raise _NotAffine
+        grown = [i for i, (a, b) in enumerate(zip(first.shape, last.shape)) if a != b]
+        if len(grown) > 1 or any(last.shape[i] - first.shape[i] != delta for i in grown):
+            raise _NotAffine
+        return TensorMeta(tuple(d + offset if i in grown else d for i, d in enumerate(first.shape)), first.dtype, first.token)
+    if type(first) in (list, tuple):
+        if type(last) is not type(first) or len(last) != len(first):
+            raise _NotAffine
+        return type(first)(_blend(a, b, delta, offset) for a, b in zip(first, last))
+    if first == last:
+        return first
+    if type(first) is int and type(last) is int and last - first == delta:
+        return first + offset  # arange(length) and the like
+    raise _NotAffine
+
+
+def _affine_between(a: _Step, b: _Step) -> bool:
+    """Are a decode step's kernel costs affine in the context between two traced steps? The shapes
+    must grow by one row per token (no tensor growing in two dimensions, none growing by less, as a
+    sliding window does), and each cost formula, evaluated on the shapes of the step halfway
+    between, must land exactly on the line through the two traced costs (integers, no tolerance):
+    this catches a formula that multiplies two growing dimensions."""
+    delta, offset = b.cached - a.cached, (b.cached - a.cached) // 2
+    if len(a.kernels) != len(b.kernels):
         return False
-    c0, cm, c1 = a.cached, mid.cached, b.cached
-    return all(
-        x[0] == m[0] == y[0] and all((m[i] - x[i]) * (c1 - c0) == (y[i] - x[i]) * (cm - c0) for i in (1, 2))
-        for x, m, y in zip(ka, km, kb)
-    )
+    for ka, kb in zip(a.kernels, b.kernels):
+        if ka.event.op != kb.event.op or ka.event.kwargs.keys() != kb.event.kwargs.keys():
+            return False
+        try:
+            middle = replace(
+                ka.event,
+                args=_blend(ka.event.args, kb.event.args, delta, offset),
+                kwargs={k: _blend(v, kb.event.kwargs[k], delta, offset) for k, v in ka.event.kwargs.items()},
+                outputs=_blend(ka.event.outputs, kb.event.outputs, delta, offset),
+            )
+            cost = cost_of(middle)
+        except (_NotAffine, IndexError, AttributeError, TypeError, ValueError):
+            return False
+        if cost is None:
+            return False
+        for x, m, y in ((ka.cost.flops, cost.flops, kb.cost.flops), (ka.cost.bytes_total, cost.bytes_total, kb.cost.bytes_total)):
+            if (m - x) * delta != (y - x) * offset:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -543,8 +638,8 @@ class LlmTraces:
 
 def trace_llm(lm: CausalLM, batch: int, prompt: int, generate: int) -> LlmTraces:
     """Decode steps 1..G-1 (the prefill produced token 1): step k feeds one token per sequence to a
-    cache holding P+k-1 tokens. The first, middle and last steps are traced; more when the middle
-    one is off the line through the ends."""
+    cache holding P+k-1 tokens. The first and the last steps are traced, and more when the costs
+    between them are not affine in the context (`_affine_between`)."""
     first, last = prompt, prompt + generate - 2
     prefill = _trace_step(lm, batch, prompt, 0)
     traced: dict[int, _Step] = {}
@@ -554,9 +649,9 @@ def trace_llm(lm: CausalLM, batch: int, prompt: int, generate: int) -> LlmTraces
             traced[cached] = _trace_step(lm, batch, 1, cached)
         return traced[cached]
 
-    picks = sorted({first, (first + last) // 2, last})
-    integration = "exact: per-kernel costs affine in the context, checked at the midpoint"
-    if len(picks) == 3 and not _affine(*(at(c) for c in picks)):
+    picks = sorted({first, last})
+    integration = "exact: per-kernel costs affine in the context (shapes grow one row per token; checked halfway)"
+    if len(picks) == 2 and last - first > 1 and not _affine_between(at(first), at(last)):
         picks = sorted({first + round(i * (last - first) / (REFINED_POINTS - 1)) for i in range(REFINED_POINTS)})
         integration = f"piecewise-linear between {len(picks)} traced contexts (costs not affine in the context)"
     steps = tuple(at(c) for c in picks)

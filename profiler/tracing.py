@@ -252,8 +252,30 @@ def _jagged_meta(tensor: torch.Tensor, token: int) -> TensorMeta:
 
 def _flat_tensors(value: Any) -> list[torch.Tensor]:
     found: list[torch.Tensor] = []
-    tree_map(lambda v: found.append(v) if isinstance(v, torch.Tensor) else None, value)
+    if not _plain_tensors(value, found):  # other containers (ModelOutput, namedtuples...): pytree knows them
+        found.clear()
+        tree_map(lambda v: found.append(v) if isinstance(v, torch.Tensor) else None, value)
     return found
+
+
+# Leaves an aten call's arguments are made of. Walking them directly costs a fraction of pytree's
+# node-type lookups, which were a fifth of the time of tracing a large model.
+_PLAIN_LEAVES = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout, torch.memory_format)
+
+
+def _plain_tensors(value: Any, found: list[torch.Tensor]) -> bool:
+    """Collect the tensors of plain tuples/lists/dicts into `found`; False at any other container."""
+    if isinstance(value, torch.Tensor):
+        found.append(value)
+        return True
+    kind = type(value)
+    if kind in _PLAIN_LEAVES:
+        return True
+    if kind is tuple or kind is list:
+        return all(_plain_tensors(item, found) for item in value)
+    if kind is dict:
+        return all(_plain_tensors(item, found) for item in value.values())
+    return False
 
 
 def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:

@@ -132,6 +132,24 @@ def test_decode_total_is_the_exact_sum_of_every_step(tiny):
     assert result.decode.total_s == pytest.approx(step_by_step, rel=1e-12)
 
 
+def test_sliding_window_is_not_affine_and_is_traced_at_more_contexts(tmp_path):
+    from transformers import MistralConfig
+
+    # attention over at most 8 keys: the decode cost grows for 4 steps, then stays flat
+    MistralConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=256, sliding_window=8).save_pretrained(tmp_path)
+    lm = load_causal_lm(str(tmp_path))
+    spec = load_spec(SPECS / "a4000.yaml")
+    result = profile_llm(lm, spec, prompt=4, generate=14)
+    assert result.decode.integration.startswith("piecewise-linear between 9 traced contexts")
+    oracle = [profile_llm(lm, spec, prompt=4 + k, generate=2).decode for k in range(13)]
+    # 2 layers x 4 heads x keys x (16 + 16) MACs of attention: 5 keys -> 8 keys, then 8 for good
+    assert [o.macs_first - oracle[0].macs_first for o in oracle[:5]] == [0, 256, 512, 768, 768]
+    # the traced contexts (4, 6, 7, 8, 10, 12, 13, 14, 16) hold the kink, so interpolating between
+    # them is exact here; in general it is exact only on the straight pieces between traced contexts
+    assert result.decode.total_s == pytest.approx(sum(o.first_s for o in oracle), rel=1e-12)
+
+
 def test_eager_cache_costs_what_a_real_dynamic_cache_does(tiny):
     from transformers import DynamicCache
 
