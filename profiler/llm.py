@@ -546,6 +546,8 @@ def _sum_steps(points: Sequence[tuple[int, _Priced]], contexts: range) -> tuple[
     import numpy as np
 
     total = memory_bound = compute_bound = 0.0
+    if len(points) == 1:  # one step: the traced one
+        points = [points[0], points[0]]
     for (c0, a), (c1, b) in pairwise(points):
         last_piece = c1 == points[-1][0]
         steps = np.arange(c0, c1 + 1 if last_piece else c1, dtype=np.float64)

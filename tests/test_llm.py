@@ -250,6 +250,13 @@ def test_cli_json_has_the_documented_keys(tiny, tmp_path, capsys):
     assert [row["batch"] for row in data["batches"]] == [1, 4]
 
 
+def test_two_tokens_make_one_decode_step(tiny):
+    result = profile_llm(str(tiny), "t4", prompt=8, generate=2)
+    d = result.decode
+    assert (d.steps, d.context_start, d.context_end) == (1, 9, 9)
+    assert d.total_s == d.mean_s == d.first_s == d.last_s > 0
+
+
 @pytest.mark.parametrize("fmt, marker", [("table", "Time to first token"), ("markdown", "| Time to first token |")])
 def test_cli_table_and_markdown(tiny, capsys, fmt, marker):
     code = main(["llm", str(tiny), "--hw", "t4", "-p", "8", "-g", "4", "-b", "1,2", "--format", fmt])
