@@ -10,12 +10,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .aggregate import Layer
+from .byop import ByOperator
 from .hardware import HardwareSpec
 from .report import Report
 from .units import format_bytes, si
 
 __all__ = [
-    "ReportTable", "report_table", "totals_table", "unsupported_text", "notes_text", "render_report",
+    "ReportTable", "report_table", "by_op_tables", "totals_table", "unsupported_text", "notes_text", "render_report",
     "hardware_list_table", "hardware_detail",
 ]
 
@@ -136,6 +137,30 @@ def notes_text(report: Report) -> Text | None:
     if not report.notes:
         return None
     return Text("\n".join(f"note: {n}" for n in report.notes), style="dim")
+
+
+def by_op_tables(operators: ByOperator, *, top: int | None = None) -> Group:
+    """`--by-op`: totals per op (heaviest first) and per (module, op) (execution order; with `top`,
+    the heaviest `top` of each)."""
+    ops = list(operators.ops)[:top] if top else list(operators.ops)
+    module_ops = list(operators.module_ops)
+    if top:
+        module_ops = sorted(module_ops, key=lambda r: (r.flops, r.bytes_total), reverse=True)[:top]
+    everything = sum(r.bytes_total for r in operators.ops) or 1
+    by_op = Table(title="By operator", header_style="bold", pad_edge=False)
+    for title in ("Op", "Calls", "MACs", "FLOPs", "Bytes R+W", "Bytes %"):
+        by_op.add_column(title, justify="left" if title == "Op" else "right", no_wrap=True)
+    for row in ops:
+        by_op.add_row(row.op, str(row.calls), si(row.macs), si(row.flops), format_bytes(row.bytes_total),
+                      f"{100 * row.bytes_total / everything:.1f}%")
+    per_module = Table(title="By module and operator", header_style="bold", pad_edge=False)
+    for title in ("Module", "Op", "Calls", "Module calls", "MACs", "FLOPs", "Bytes R+W"):
+        per_module.add_column(title, justify="left" if title in ("Module", "Op") else "right", no_wrap=True,
+                              overflow="ellipsis", max_width=48 if title == "Module" else None)
+    for row in module_ops:
+        per_module.add_row(row.module or "(root)", row.op, str(row.calls), str(operators.module_calls.get(row.module or "", 0)),
+                           si(row.macs), si(row.flops), format_bytes(row.bytes_total))
+    return Group(by_op, per_module)
 
 
 def render_report(report: Report, rows: list[Layer]) -> Group:

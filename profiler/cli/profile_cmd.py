@@ -17,7 +17,8 @@ from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
 from ..measure import DEFAULT_REPEATS, measure_loaded, measured_report_dict
 from ..plot import check_plot_path, plot_roofline
-from ..render import render_report
+from ..byop import by_operator
+from ..render import by_op_tables, render_report
 from ..render_measure import render_measurement
 from ..report import LATENCY_SORT, SORT_KEYS
 from .app import app, progress, stderr, stdout
@@ -49,6 +50,7 @@ def profile_command(
     plot: Optional[Path] = typer.Option(None, "--plot", help="With --hw: draw the roofline to FILE.png or FILE.svg (needs matplotlib)."),
     measure: bool = typer.Option(False, "--measure", help="With --hw: also run the model for real and show measured against predicted latency."),
     repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="With --measure: timed forward calls (medians are reported)."),
+    by_op: bool = typer.Option(False, "--by-op", help="Also total every operator (aten::cat, aten::add...) over the model and per module, with call counts."),
 ) -> None:
     """Profile one model: per-layer params, MACs, FLOPs, bytes moved and, with --hw, latency."""
     if fmt not in FORMATS:
@@ -59,6 +61,8 @@ def profile_command(
         raise UsageError("--measure compares with a latency estimate: add --hw (a calibrated spec from `effprof calibrate`)")
     if measure and fmt not in ("table", "json"):
         raise UsageError(f"--measure shows its numbers as a table or JSON, not {fmt}: use --format table or --format json")
+    if by_op and fmt not in ("table", "json"):
+        raise UsageError(f"--by-op shows its numbers as a table or JSON, not {fmt}: use --format table or --format json")
     if plot is not None:
         check_plot_path(plot)
     spec = load_spec(hw) if hw is not None else None  # a bad --hw fails before the slow trace
@@ -76,11 +80,17 @@ def profile_command(
         with progress(f"Running {loaded.name} for real…"):
             measurement = measure_loaded(loaded, report, repeats=repeats)
     rows = report.rows(depth=depth, sort=sort, top=top)
-    if measurement is not None and fmt == "json":
-        write_output(json.dumps(measured_report_dict(report, measurement), indent=2), output)
+    operators = by_operator(report.kernels, {layer.name: layer.calls for layer in report.layers}) if by_op else None
+    if fmt == "json" and (measurement is not None or operators is not None):
+        data = measured_report_dict(report, measurement) if measurement is not None else report.to_dict()
+        if operators is not None:
+            data["by_op"] = operators.to_dict()
+        write_output(json.dumps(data, indent=2), output)
         return
     if fmt == "table":
         parts = [render_report(report, rows)]
+        if operators is not None:
+            parts.append(by_op_tables(operators, top=top))
         if measurement is not None:
             parts.append(render_measurement(measurement))
         if output is None:
