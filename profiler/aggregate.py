@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -106,8 +107,11 @@ def cost_of(event: OpEvent) -> OpCost | None:
     return formula(event) if formula is not None else None
 
 
-def aggregate(trace: Trace, model: nn.Module, dtype: torch.dtype | None = None) -> Aggregate:
-    """Cost `trace` (as if floating tensors were `dtype`, when given) and sum per module."""
+def aggregate(
+    trace: Trace, model: nn.Module, dtype: torch.dtype | None = None, recost: Callable[[Kernel], OpCost] | None = None
+) -> Aggregate:
+    """Cost `trace` (as if floating tensors were `dtype`, when given) and sum per module.
+    `recost` may re-price each costed kernel (precision per role, `precision.py`)."""
     kernels: list[Kernel] = []
     unsupported: Counter = Counter()
     unsupported_by_module: dict[str, Counter] = defaultdict(Counter)
@@ -126,6 +130,8 @@ def aggregate(trace: Trace, model: nn.Module, dtype: torch.dtype | None = None) 
             unsupported[event.op] += 1  # the full name: a custom op is told from an aten one
             unsupported_by_module[event.module][event.op] += 1
             continue
+        if recost is not None:
+            cost = recost(Kernel(event, cost))
         kernels.append(Kernel(event, cost))
         row = sums[event.module]
         row[0] += cost.macs

@@ -13,6 +13,7 @@ from .dtypes import dtype_name, parse_dtype
 from .errors import EffprofError, MetaUnsupportedError, UsageError
 from .hardware import HardwareSpec, load_spec
 from .loading import LoadedModel, named_tensors, with_batch
+from .precision import Precision, recoster
 from .report import InputInfo, Report
 from .roofline import estimate
 from .tracing import ModelInputs, trace_model
@@ -40,6 +41,7 @@ def profile(
     allow_real: bool = True,
     hardware: str | Path | HardwareSpec | None = None,
     fuse: bool = False,
+    precision: Precision | None = None,
 ) -> Report:
     """Count params, MACs, FLOPs and bytes of one forward call of `model`, per layer.
 
@@ -49,15 +51,21 @@ def profile(
     ('tf32' stores fp32 and uses the matrix engine's tf32 peak). `batch` replaces the leading
     dimension of every input. `hardware` (a bundled name such as 'a4000', a path to a YAML spec,
     or a HardwareSpec) adds a roofline latency estimate in `report.estimate`; `fuse` models
-    TensorRT-style conv/linear + BN + activation fusion in it. The model is left as it was found.
+    TensorRT-style conv/linear + BN + activation fusion in it. `precision` (a `Precision`: formats
+    for weights, activations and KV cache, docs/llm.md) prices each tensor in its role's format and
+    the estimate at the dtype GEMMs compute in; it replaces `dtype`. The model is left as it was found.
     """
+    if precision is not None and dtype is not None:
+        raise UsageError("give a dtype or a precision per role (--weights/--activations/--kv-cache), not both")
     spec = _spec(hardware, fuse)
     inputs = ModelInputs.from_example(example_inputs)
     if batch is not None:
         inputs = with_batch(inputs, batch)
     trace = trace_model(model, inputs, allow_real=allow_real)
+    if precision is not None:
+        dtype = precision.float_format
     profile_dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
-    result = aggregate(trace, model, profile_dtype)
+    result = aggregate(trace, model, profile_dtype, recoster(trace, precision) if precision is not None else None)
     report = Report(
         model=name or type(model).__name__,
         inputs=[InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in named_tensors(inputs)],
@@ -73,6 +81,13 @@ def profile(
         output_shapes=trace.output_shapes,
     )
     report.notes[:0] = _input_dtype_warnings(report.inputs, model, profile_dtype)
+    if precision is not None:
+        report.dtype = precision.gemm_dtype
+        report.notes.append(
+            f"precision per role: {precision.label}; GEMMs priced at the {precision.gemm_dtype} peak"
+            + ("; dequantizing weights in registers is not in the estimate (effprof llm prices it)"
+               if precision.weights in ("int8", "int4") and precision.gemm_dtype != "int8" else "")
+        )
     if spec is not None:
         report.estimate = estimate(
             result.kernels, result.layers, spec, dtype=report.dtype, batch=_batch_of(inputs), fuse=fuse
@@ -119,11 +134,12 @@ def profile_loaded(
     dtype: str | None = None,
     hardware: str | Path | HardwareSpec | None = None,
     fuse: bool = False,
+    precision: Precision | None = None,
 ) -> Report:
     """Profile a model from `loading.load_model`, rebuilding it on the CPU if meta cannot run it."""
     spec = _spec(hardware, fuse)
     try:
-        report = _profile_loaded(loaded, dtype, spec, fuse)
+        report = _profile_loaded(loaded, dtype, spec, fuse, precision)
     except EffprofError as error:
         if loaded.guessed_input is None:
             raise
@@ -135,9 +151,11 @@ def profile_loaded(
     return report
 
 
-def _profile_loaded(loaded: LoadedModel, dtype: str | None, spec: HardwareSpec | None, fuse: bool) -> Report:
+def _profile_loaded(
+    loaded: LoadedModel, dtype: str | None, spec: HardwareSpec | None, fuse: bool, precision: Precision | None = None
+) -> Report:
     try:
-        report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name, hardware=spec, fuse=fuse)
+        report = profile(loaded.model, loaded.inputs, dtype=dtype, name=loaded.name, hardware=spec, fuse=fuse, precision=precision)
     except MetaUnsupportedError as error:
         params = sum(t.numel() for t in loaded.model.parameters())
         if loaded.rebuild_real is None or params > CPU_FALLBACK_MAX_PARAMS:
@@ -145,7 +163,7 @@ def _profile_loaded(loaded: LoadedModel, dtype: str | None, spec: HardwareSpec |
                 f"a CPU run of {params / 1e9:.1f}B params is too large to fall back to" if loaded.rebuild_real else "no way to rebuild it on the CPU"
             ) from error
         model, inputs = loaded.rebuild_real()
-        report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True, hardware=spec, fuse=fuse)
+        report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True, hardware=spec, fuse=fuse, precision=precision)
         report.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
     report.notes[:0] = loaded.notes
     return report

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .aggregate import Kernel, cost_of
+from .costs import OpCost
 from .errors import UsageError, did_you_mean
 from .events import OpEvent, TensorMeta, tensor_args
 
@@ -258,6 +259,25 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     else:
         dtype = precision.float_format
     return PricedCost(priced.macs, priced.flops, read, written, dtype, dequant)
+
+
+def recoster(trace, precision: Precision):
+    """For `aggregate(recost=...)`: each kernel's OpCost with its bytes in the formats of `precision`
+    (FLOPs and MACs unchanged: dequantizing is not the model's arithmetic). Without a cache tagged by
+    the caller, the KV cache is what the forward writes rows into in place (a static cache)."""
+    roles = Roles.from_trace(trace)
+    if not roles.kv_cache:
+        written = {
+            roles.base(event.args[0]) for event in trace.events
+            if event.inplace and event.name in ("index_copy_", "index_put_") and isinstance(event.args[0], TensorMeta)
+        }
+        roles = replace(roles, kv_cache=frozenset(written - roles.parameters))
+
+    def recost(kernel: Kernel) -> OpCost:
+        priced = reprice(kernel, roles, precision)
+        return replace(kernel.cost, bytes_read=priced.bytes_read, bytes_written=priced.bytes_written)
+
+    return recost
 
 
 def _format_of(kernel: Kernel, tensor: TensorMeta, roles: Roles, precision: Precision) -> str:

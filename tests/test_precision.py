@@ -81,3 +81,32 @@ def test_linear_weight_is_found_through_its_transposed_view_and_repriced():
     assert w8a8.bytes_written == 4096
     assert (w8a8.compute_dtype, w8a8.dequant_ops) == ("int8", 0)
     assert w8a8.macs == fp16.macs == ELEMENTS
+
+
+def test_profile_prices_a_cnn_in_int8_per_role(write_model):
+    # TensorRT-style INT8 on the conftest net: conv 3->8 3x3 (no bias) on 8x8, then fc 512->10.
+    from profiler.api import profile_loaded
+    from profiler.loading import load_model, parse_input_spec
+
+    from conftest import SMALL_NET
+
+    loaded = load_model(str(write_model(SMALL_NET)), [parse_input_spec("1,3,8,8")])
+    report = profile_loaded(loaded, hardware="t4", precision=parse_precision("int8", "int8"))
+    conv, fc = report.layer("conv"), report.layer("fc")
+    # conv reads x 192 B (int8) + W 216 B + 8 per-channel fp16 scales 16 B; writes 8*8*8 = 512 B
+    assert (conv.bytes_read, conv.bytes_written) == (192 + 216 + 16, 512)
+    # fc reads x 512 B + W 5120 B + 10 scales 20 B; writes 10 B
+    assert (fc.bytes_read, fc.bytes_written) == (512 + 5120 + 20, 10)
+    assert conv.macs == 13_824 and fc.macs == 5_120  # the arithmetic does not change
+    assert report.estimate.dtype == "int8"  # the GEMMs run on int8 tensor cores
+    assert any("precision per role" in note for note in report.notes)
+
+
+def test_profile_refuses_dtype_with_a_precision(write_model, capsys):
+    from profiler.cli import main
+
+    from conftest import SMALL_NET
+
+    code = main([str(write_model(SMALL_NET)), "-i", "1,3,8,8", "--dtype", "fp16", "--weights", "int8"])
+    err = capsys.readouterr().err
+    assert code == 2 and "give one or the other" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ from ..loading import load_model, parse_input_spec
 from ..measure import DEFAULT_REPEATS, measure_loaded, measured_report_dict
 from ..plot import check_plot_path, plot_roofline
 from ..byop import by_operator
+from ..precision import parse_precision
 from ..render import by_op_tables, render_report
 from ..render_measure import render_measurement
 from ..report import LATENCY_SORT, SORT_KEYS
@@ -51,8 +52,18 @@ def profile_command(
     measure: bool = typer.Option(False, "--measure", help="With --hw: also run the model for real and show measured against predicted latency."),
     repeats: int = typer.Option(DEFAULT_REPEATS, "--repeats", help="With --measure: timed forward calls (medians are reported)."),
     by_op: bool = typer.Option(False, "--by-op", help="Also total every operator (aten::cat, aten::add...) over the model and per module, with call counts."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Weight format fp16|bf16|fp8|int8|int4 (with --activations, --kv-cache: a format per role, docs/llm.md)."),
+    activations: Optional[str] = typer.Option(None, "--activations", help="Activation format fp16|bf16|fp8|int8 (int8 with int8 weights: int8 GEMMs)."),
+    kv_cache: Optional[str] = typer.Option(None, "--kv-cache", help="Format of a static KV cache the forward writes into: fp16|bf16|fp8|int8."),
+    group_size: Optional[int] = typer.Option(None, "--group-size", help="int8/int4 weights: one scale per this many weights (default: int4 128, int8 per channel)."),
+    zero_points: bool = typer.Option(False, "--zero-points", help="int8/int4 weights: asymmetric, a zero point per scale."),
 ) -> None:
     """Profile one model: per-layer params, MACs, FLOPs, bytes moved and, with --hw, latency."""
+    precision = None
+    if weights or activations or kv_cache or group_size is not None or zero_points:
+        if dtype is not None:
+            raise UsageError("--dtype prices every tensor alike; --weights/--activations/--kv-cache price each role: give one or the other")
+        precision = parse_precision(weights, activations, kv_cache, group_size, zero_points)
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
     if (fuse or plot is not None) and hw is None:
@@ -70,7 +81,7 @@ def profile_command(
     with progress(f"Building {target} on the meta device…"):
         loaded = load_model(target, specs, batch)
     with progress(f"Tracing {loaded.name}…"):
-        report = profile_loaded(loaded, dtype=dtype, hardware=spec, fuse=fuse)
+        report = profile_loaded(loaded, dtype=dtype, hardware=spec, fuse=fuse, precision=precision)
     if plot is not None:
         with progress(f"Drawing {plot}…"):
             plot_roofline(report, plot)
