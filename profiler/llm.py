@@ -86,6 +86,12 @@ class CausalLM:
 def load_causal_lm(target: str) -> CausalLM:
     """A model file (`build_model()` returning a causal LM), a `config.json` or a directory
     holding one, or a hub id resolved to its config only (no weights are ever read)."""
+    try:
+        from transformers import StaticCache
+    except ImportError:
+        raise ModelLoadError("effprof llm builds models with transformers: pip install transformers") from None
+    if not hasattr(StaticCache, "early_initialization"):
+        raise ModelLoadError("effprof llm needs a newer transformers (StaticCache.early_initialization; tested with 5.24): pip install -U transformers")
     path = Path(target.rpartition(":")[0] if ".py:" in target else target)
     if path.suffix == ".py":
         loaded = load_model(target, [InputSpec((1, 1), torch.int64)])
@@ -190,8 +196,12 @@ def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step
     # the cache in the model's own dtype (what its K and V come out in); formats are re-priced later
     dtype = next((p.dtype for p in lm.model.parameters() if p.is_floating_point()), torch.float16)
     cache.early_initialization(batch_size=batch, num_heads=kv_heads, head_dim=head_dim, dtype=dtype, device=torch.device("meta"))
-    buffers = [t for layer in cache.layers for t in (layer.keys, layer.values)]
-    for layer in cache.layers:
+    layers: list[Any] = list(cache.layers)
+    odd = [type(layer).__name__ for layer in layers if not isinstance(getattr(layer, "keys", None), torch.Tensor)]
+    if odd:
+        raise ModelLoadError(f"the model's cache has {odd[0]} layers, not K/V buffers: effprof llm prices attention KV caches only")
+    buffers: list[torch.Tensor] = [t for layer in layers for t in (layer.keys, layer.values)]
+    for layer in layers:
         layer.cumulative_length = torch.tensor(cached)  # the prompt (and earlier tokens) already written
     kwargs: dict[str, Any] = {
         "input_ids": torch.empty((batch, new_tokens), dtype=torch.int64, device="meta"),
@@ -284,8 +294,9 @@ class _Pricer:
         self.notes: list[str] = []
         self._memo: dict[tuple, _KernelPrice | None] = {}
         vector = spec.vector_units
-        key = precision.float_format if vector.peak(precision.float_format) is not None else "fp32"
-        self.dequant_peak = vector.peak(key).value
+        peak = vector.peak(precision.float_format) or vector.peak("fp32")
+        assert peak is not None  # specs must list fp32 for their vector units (hardware.parse_spec)
+        self.dequant_peak = peak.value
 
     def _dtype(self, priced: PricedCost, kernel: Kernel) -> str:
         dtype = priced.compute_dtype

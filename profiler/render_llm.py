@@ -10,7 +10,7 @@ from rich.table import Table
 from .llm import LlmResult
 from .units import format_bytes, format_seconds, si
 
-__all__ = ["llm_summary_rows", "llm_batch_rows", "render_llm", "llm_markdown", "llm_json", "LLM_FORMATS"]
+__all__ = ["LLM_FORMATS", "llm_batch_rows", "llm_json", "llm_markdown", "llm_summary_rows", "render_llm"]
 
 LLM_FORMATS = ("table", "json", "markdown")
 BATCH_COLUMNS = ("Batch", "TTFT", "Decode/token", "Tokens/s/seq", "Tokens/s total", "Memory", "Fits", "Prefill", "Decode")
@@ -28,18 +28,18 @@ def llm_summary_rows(result: LlmResult) -> list[tuple[str, str]]:
         ("Hardware", result.hardware),
         ("Precision", result.precision.label),
         ("Run", f"batch {result.batch}, prompt {result.prompt} tokens, generate {result.generate} tokens"),
-        ("Time to first token", f"{format_seconds(p.latency_s)}  (prefill of {p.tokens} tokens: {si(p.macs)}MACs, "
-                                f"{format_bytes(p.bytes)} moved, {p.bound}-bound)"),
-        ("Decode per token", f"first {format_seconds(d.first_s)}, last {format_seconds(d.last_s)}, "
-                             f"mean {format_seconds(d.mean_s)}  ({d.bound}-bound; context {d.context_start}..{d.context_end})"),
+        ("Time to first token", (f"{format_seconds(p.latency_s)}  (prefill of {p.tokens} tokens: {si(p.macs)}MACs, "
+                                 f"{format_bytes(p.bytes)} moved, {p.bound}-bound)")),
+        ("Decode per token", (f"first {format_seconds(d.first_s)}, last {format_seconds(d.last_s)}, "
+                              f"mean {format_seconds(d.mean_s)}  ({d.bound}-bound; context {d.context_start}..{d.context_end})")),
         ("Tokens/s", f"{d.tokens_per_s:,.1f} per sequence, {d.tokens_per_s_total:,.1f} in total (decode)"),
-        ("Generation", f"{format_seconds(g.total_s)} for {result.generate} tokens per sequence, "
-                       f"{g.tokens_per_s:,.1f} tokens/s in total including the prefill"),
-        ("Eager HF cache", f"mean {format_seconds(eager_mean)} per token "
-                           f"({(eager_mean / d.mean_s - 1) * 100:+.1f}%): DynamicCache rewrites the whole cache every step"),
-        ("Memory", f"weights {format_bytes(m.weights_bytes)} + KV cache {format_bytes(m.kv_cache_bytes)} "
-                   f"({result.prompt + result.generate} tokens) + activations {format_bytes(m.activations_peak_bytes)} "
-                   f"= {format_bytes(m.total_bytes)}"),
+        ("Generation", (f"{format_seconds(g.total_s)} for {result.generate} tokens per sequence, "
+                        f"{g.tokens_per_s:,.1f} tokens/s in total including the prefill")),
+        ("Eager HF cache", (f"mean {format_seconds(eager_mean)} per token "
+                            f"({(eager_mean / d.mean_s - 1) * 100:+.1f}%): DynamicCache rewrites the whole cache every step")),
+        ("Memory", (f"weights {format_bytes(m.weights_bytes)} + KV cache {format_bytes(m.kv_cache_bytes)} "
+                    f"({result.prompt + result.generate} tokens) + activations {format_bytes(m.activations_peak_bytes)} "
+                    f"= {format_bytes(m.total_bytes)}")),
     ]
     if m.device_bytes is not None:
         verdict = "fits" if m.fits else "does NOT fit"

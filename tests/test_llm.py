@@ -109,8 +109,8 @@ def test_generation_adds_up(llama8b):
 def tiny_config(folder: Path, **overrides) -> Path:
     from transformers import LlamaConfig
 
-    settings = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                    num_key_value_heads=2, vocab_size=256, max_position_embeddings=512)
+    settings = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "vocab_size": 256, "max_position_embeddings": 512}
     LlamaConfig(**{**settings, **overrides}).save_pretrained(folder)
     return folder
 

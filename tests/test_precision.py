@@ -85,10 +85,10 @@ def test_linear_weight_is_found_through_its_transposed_view_and_repriced():
 
 def test_profile_prices_a_cnn_in_int8_per_role(write_model):
     # TensorRT-style INT8 on the conftest net: conv 3->8 3x3 (no bias) on 8x8, then fc 512->10.
+    from conftest import SMALL_NET
+
     from profiler.api import profile_loaded
     from profiler.loading import load_model, parse_input_spec
-
-    from conftest import SMALL_NET
 
     loaded = load_model(str(write_model(SMALL_NET)), [parse_input_spec("1,3,8,8")])
     report = profile_loaded(loaded, hardware="t4", precision=parse_precision("int8", "int8"))
@@ -103,9 +103,9 @@ def test_profile_prices_a_cnn_in_int8_per_role(write_model):
 
 
 def test_profile_refuses_dtype_with_a_precision(write_model, capsys):
-    from profiler.cli import main
-
     from conftest import SMALL_NET
+
+    from profiler.cli import main
 
     code = main([str(write_model(SMALL_NET)), "-i", "1,3,8,8", "--dtype", "fp16", "--weights", "int8"])
     err = capsys.readouterr().err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -26,13 +25,13 @@ def llm_command(
     generate: int = typer.Option(..., "--generate", "-g", help="Tokens generated per sequence (2 or more; the first comes from the prefill)."),
     batch: str = typer.Option("1", "--batch", "-b", help="Batch size, or a list such as 1,8,32,128 for a table (the first is reported in full)."),
     weights: str = typer.Option("fp16", "--weights", help="Weight format: fp16|bf16|fp8|int8|int4."),
-    group_size: Optional[int] = typer.Option(None, "--group-size", help="int8/int4 weights: one scale per this many weights (int4 default 128; int8 default per channel)."),
+    group_size: int | None = typer.Option(None, "--group-size", help="int8/int4 weights: one scale per this many weights (int4 default 128; int8 default per channel)."),
     zero_points: bool = typer.Option(False, "--zero-points", help="int8/int4 weights: asymmetric, with a zero point per scale."),
     activations: str = typer.Option("fp16", "--activations", help="Activation format: fp16|bf16|fp8|int8."),
     kv_cache: str = typer.Option("fp16", "--kv-cache", help="KV cache format: fp16|bf16|fp8|int8."),
     eager: bool = typer.Option(False, "--eager", help="Add the spec's per-op launch overhead (default: none, as with CUDA graphs)."),
     fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(LLM_FORMATS)}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
 ) -> None:
     """Time to first token, per-token decode latency, tokens/s and memory fit of a causal LM."""
     if fmt not in LLM_FORMATS:
