@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 
 from .aggregate import Kernel, aggregate, cost_of
-from .errors import ModelLoadError, UsageError
+from .errors import MetaUnsupportedError, ModelLoadError, UsageError
 from .events import TensorMeta, tensor_args
 from .hardware import HardwareSpec, load_spec
 from .liveness import peak_live_bytes
@@ -136,8 +137,10 @@ def _build(config: Any, target: str) -> nn.Module:
     try:
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return AutoModelForCausalLM.from_config(config, dtype=torch.float16)
-    except (ValueError, KeyError, ImportError) as error:
+            # bf16: the dtype every meta kernel accepts (aten::_grouped_mm of MoE layers wants it);
+            # the formats are chosen later, per role
+            return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    except Exception as error:  # noqa: BLE001 - the model's own constructor: one line, not a traceback
         first = str(error).strip().splitlines()[0]
         raise ModelLoadError(f"'{target}' does not build a causal LM with transformers: {first}") from None
 
@@ -160,7 +163,8 @@ class _Step:
     kernels: tuple[Kernel, ...]
     roles: Roles
     events: tuple
-    kv_elements: int  # elements of the cache's K and V buffers (batch x cached + new rows)
+    kv_elements: int  # elements of the cache's K and V buffers that grow with the context (batch x rows)
+    kv_fixed_elements: int  # ... and of those that do not (a sliding window's ring buffer)
     unsupported: dict[str, int]
 
 
@@ -188,10 +192,41 @@ def _cache_keyword(model: nn.Module) -> str:
     raise ModelLoadError(f"{type(model).__name__}.forward takes no KV cache: effprof llm needs a causal LM that does")
 
 
-def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step:
+# per model: the K/V layout its forward really writes, when the config's attributes misled us
+_PROBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _probe_layout(lm: CausalLM) -> tuple[list[int], list[int]]:
+    """Heads and head size of every layer's cache, from an untraced one-token forward that lets the
+    cache size itself (some configs name their KV heads their own way: Falcon's multi-query)."""
     from transformers import StaticCache
 
-    kv_heads, head_dim = _kv_layout(lm.config)
+    cache = StaticCache(config=lm.config, max_cache_len=2)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm.model(input_ids=torch.zeros((1, 1), dtype=torch.int64, device="meta"), **{_cache_keyword(lm.model): cache}, use_cache=True)
+    layers: list[Any] = list(cache.layers)
+    return [int(layer.keys.shape[1]) for layer in layers], [int(layer.keys.shape[-1]) for layer in layers]
+
+
+def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step:
+    try:
+        return _trace_step_with(lm, batch, new_tokens, cached, _PROBED.get(lm.model) or _kv_layout(lm.config))
+    except MetaUnsupportedError:
+        if lm.model in _PROBED:
+            raise
+        try:
+            _PROBED[lm.model] = _probe_layout(lm)
+        except Exception:  # noqa: BLE001 - the probe failing too: the first error is the one to report
+            _PROBED[lm.model] = _kv_layout(lm.config)
+            raise
+        return _trace_step_with(lm, batch, new_tokens, cached, _PROBED[lm.model])
+
+
+def _trace_step_with(lm: CausalLM, batch: int, new_tokens: int, cached: int, layout: tuple[Any, Any]) -> _Step:
+    from transformers import StaticCache
+
+    kv_heads, head_dim = layout
     cache = StaticCache(config=lm.config, max_cache_len=cached + new_tokens)
     # the cache in the model's own dtype (what its K and V come out in); formats are re-priced later
     dtype = next((p.dtype for p in lm.model.parameters() if p.is_floating_point()), torch.float16)
@@ -221,7 +256,8 @@ def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step
         kernels=tuple(result.kernels),
         roles=Roles.from_trace(trace),
         events=tuple(trace.events),
-        kv_elements=sum(t.numel() for t in buffers),
+        kv_elements=sum(t.numel() for t in buffers if t.shape[-2] == cached + new_tokens),
+        kv_fixed_elements=sum(t.numel() for t in buffers if t.shape[-2] != cached + new_tokens),
         unsupported=result.unsupported_ops,
     )
 
@@ -750,7 +786,8 @@ def price_llm(lm: CausalLM, traces: LlmTraces, spec: HardwareSpec, precision: Pr
     generation = GenerationResult(prefill.latency_s, total, batch * generate / total if total else math.inf)
     end = traces.decode[-1]
     # the cache holds P+G tokens once the last token is written (serving engines reserve them all)
-    kv_bytes = end.kv_elements // (end.cached + 1) * (prompt + generate) * _FLOAT_BYTES[precision.kv_cache]
+    rows = end.kv_elements // (end.cached + 1) * (prompt + generate)  # a window's buffer stays as it is
+    kv_bytes = (rows + end.kv_fixed_elements) * _FLOAT_BYTES[precision.kv_cache]
     weights = _weights_bytes(lm, traces.prefill, precision)
     activations = _activations_peak([traces.prefill, end], precision)
     device = spec.memory_capacity_bytes

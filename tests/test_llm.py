@@ -150,6 +150,32 @@ def test_sliding_window_is_not_affine_and_is_traced_at_more_contexts(tmp_path):
     assert result.decode.total_s == pytest.approx(sum(o.first_s for o in oracle), rel=1e-12)
 
 
+@pytest.mark.parametrize("name, kv_bytes", [
+    # Falcon's multi-query attention: 1 KV head of 16, 2 layers, K and V, 36 tokens, 2 B:
+    # 2 * 1 * 16 * 36 * 2 * 2 = 4,608 (its config names no num_key_value_heads: the layout is probed)
+    ("falcon", 4_608),
+    # Gemma-2 alternates a sliding layer (8-row ring buffer) and a global one (36 rows), 2 KV heads of 16:
+    # global 2 * 2 * 16 * 36 * 2 = 4,608 + sliding 2 * 2 * 16 * 8 * 2 = 1,024 -> 5,632
+    ("gemma2", 5_632),
+    # Mixtral (MoE, grouped GEMMs on meta in bf16): 2 layers * 2 * 2 heads * 16 * 36 * 2 = 9,216
+    ("mixtral", 9_216),
+])
+def test_other_architectures_and_their_kv_cache(tmp_path, name, kv_bytes):
+    import transformers
+
+    small = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 256}
+    config = {
+        "falcon": lambda: transformers.FalconConfig(**small),
+        "gemma2": lambda: transformers.Gemma2Config(**small, intermediate_size=128, num_key_value_heads=2, head_dim=16, sliding_window=8),
+        "mixtral": lambda: transformers.MixtralConfig(**small, intermediate_size=128, num_key_value_heads=2,
+                                                      num_local_experts=4, num_experts_per_tok=2),
+    }[name]()
+    config.save_pretrained(tmp_path)
+    result = profile_llm(str(tmp_path), "h100", prompt=16, generate=20)
+    assert result.memory.kv_cache_bytes == kv_bytes
+    assert result.decode.steps == 19 and result.decode.mean_s > 0
+
+
 def test_eager_cache_costs_what_a_real_dynamic_cache_does(tiny):
     from transformers import DynamicCache
 
@@ -162,7 +188,7 @@ def test_eager_cache_costs_what_a_real_dynamic_cache_does(tiny):
     # the oracle: HF's own DynamicCache holding the same 20 tokens, traced
     cache = DynamicCache(config=lm.config)
     for layer in range(2):
-        past = torch.empty(1, 2, cached, 16, dtype=torch.float16, device="meta")
+        past = torch.empty(1, 2, cached, 16, dtype=torch.bfloat16, device="meta")  # the model is built in bf16
         cache.update(past, past, layer)
     trace = trace_model(lm.model, ModelInputs((), {
         "input_ids": torch.empty(1, 1, dtype=torch.int64, device="meta"), "cache": cache, "use_cache": True,
