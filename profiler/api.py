@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -66,37 +67,38 @@ def profile(
         dtype = precision.float_format
     profile_dtype = parse_dtype(dtype) if isinstance(dtype, str) else dtype
     result = aggregate(trace, model, profile_dtype, recoster(trace, precision) if precision is not None else None)
-    report = Report(
-        model=name or type(model).__name__,
-        inputs=[InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in named_tensors(inputs)],
-        dtype=dtype if isinstance(dtype, str) and dtype.lower() == "tf32" else dtype_name(profile_dtype or _model_dtype(model)),
-        device=trace.device,
-        layers=result.layers,
-        totals=result.totals,
-        unsupported_ops=result.unsupported_ops,
-        unsupported_by_module=result.unsupported_by_module,
-        notes=list(trace.notes),
-        kernels=result.kernels,
-        module_types=trace.module_types,
-        output_shapes=trace.output_shapes,
-    )
-    report.notes[:0] = _input_dtype_warnings(report.inputs, model, profile_dtype)
+    report_dtype = dtype if isinstance(dtype, str) and dtype.lower() == "tf32" else dtype_name(profile_dtype or _model_dtype(model))
+    inputs_info = tuple(InputInfo(n, tuple(t.shape), dtype_name(t.dtype)) for n, t in named_tensors(inputs))
+    notes = [*_input_dtype_warnings(inputs_info, model, profile_dtype), *trace.notes]
     if precision is not None:
-        report.dtype = precision.gemm_dtype
-        report.notes.append(
+        report_dtype = precision.gemm_dtype
+        notes.append(
             f"precision per role: {precision.label}; GEMMs priced at the {precision.gemm_dtype} peak"
             + ("; dequantizing weights in registers is not in the estimate (effprof llm prices it)"
                if precision.weights in ("int8", "int4") and precision.gemm_dtype != "int8" else "")
         )
+    roofline = None
     if spec is not None:
-        report.estimate = estimate(
-            result.kernels, result.layers, spec, dtype=report.dtype, batch=_batch_of(inputs), fuse=fuse
-        )
-        report.notes.extend(report.estimate.notes)
-    return report
+        roofline = estimate(result.kernels, result.layers, spec, dtype=report_dtype, batch=_batch_of(inputs), fuse=fuse)
+        notes.extend(roofline.notes)
+    return Report(
+        model=name or type(model).__name__,
+        inputs=inputs_info,
+        dtype=report_dtype,
+        device=trace.device,
+        layers=tuple(result.layers),
+        totals=result.totals,
+        unsupported_ops=result.unsupported_ops,
+        unsupported_by_module=result.unsupported_by_module,
+        notes=tuple(dict.fromkeys(notes)),
+        kernels=tuple(result.kernels),
+        module_types=trace.module_types,
+        output_shapes=trace.output_shapes,
+        estimate=roofline,
+    )
 
 
-def _input_dtype_warnings(inputs: list[InputInfo], model: nn.Module, profile_dtype: torch.dtype | None) -> list[str]:
+def _input_dtype_warnings(inputs: Sequence[InputInfo], model: nn.Module, profile_dtype: torch.dtype | None) -> list[str]:
     """A floating input in another dtype than the weights: the counts would mix two element sizes
     under one dtype label, and a real run would fail on the mismatch. --dtype is the way to price
     a model in another dtype."""
@@ -147,8 +149,7 @@ def profile_loaded(
             f"(the input shape {loaded.guessed_input} was guessed from the first layer: give the real one "
             "with --input-shape, or define example_inputs() in the model file)"
         ) from error
-    report.inputs_guessed = loaded.inputs_guessed
-    return report
+    return replace(report, inputs_guessed=loaded.inputs_guessed)
 
 
 def _profile_loaded(
@@ -164,6 +165,5 @@ def _profile_loaded(
             ) from error
         model, inputs = loaded.rebuild_real()
         report = profile(model, inputs, dtype=dtype, name=loaded.name, allow_real=True, hardware=spec, fuse=fuse, precision=precision)
-        report.notes.append(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})")
-    report.notes[:0] = loaded.notes
-    return report
+        report = report.with_notes(after=(f"ran on real CPU tensors: an op cannot run on the meta device ({error.reason})",))
+    return report.with_notes(before=tuple(loaded.notes))

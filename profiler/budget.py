@@ -1,9 +1,10 @@
 """Budgets: limits on a model's params, MACs, bytes or latency, checked as a CI gate.
 
 `load_budgets(path)` validates a budgets.yaml into a `BudgetFile` (model paths are relative to the
-YAML file); `profile_entry(entry)` measures one model; `check_model(entry, report_dict)` compares
-its `Report.to_dict()` with the entry's budgets (and an optional baseline); `check(path)` does all
-of it. Everything here is plain data: tables are render_budget's, exit codes the CLI's.
+YAML file); `profile_entry(entry)` profiles one model; `check_model(entry, report)` compares its
+numbers (`numbers_of(report)`, the metrics a budget can name) with the entry's budgets (and an
+optional baseline); `check(path)` does all of it. Everything here is typed data: tables are
+render's, JSON is document's, exit codes the CLI's.
 Reference: docs/ci.md.
 
 A per-layer budget (`layers: {"features.*": {macs: 400M}}`) applies to *each* layer whose name
@@ -30,7 +31,8 @@ from .api import profile_loaded
 from .dtypes import parse_dtype
 from .errors import EffprofError, ModelLoadError, SpecError, UsageError, did_you_mean
 from .hardware import load_spec
-from .loading import InputSpec, InputsNotGiven, load_model, parse_input_spec
+from .loading import InputSpec, InputsNotGiven, LoadedModel, load_model, parse_input_spec
+from .report import Report
 from .yamlfile import load_yaml
 from .units import format_bytes, format_seconds, parse_bytes, parse_count, parse_seconds, si
 
@@ -49,9 +51,12 @@ __all__ = [
     "BASELINE_VERSION",
     "load_budgets",
     "load_baseline",
+    "ModelNumbers",
+    "numbers_of",
     "baseline_dict",
     "baseline_file_dict",
     "profile_entry",
+    "measure_entry",
     "check_model",
     "check",
     "format_value",
@@ -388,19 +393,34 @@ def _parse_layers(raw: Any, where: str) -> tuple[LayerBudget, ...]:
 # --- measuring --------------------------------------------------------------------------------
 
 
-def profile_entry(entry: ModelEntry) -> dict[str, Any]:
-    """Load and profile one entry; its report as `Report.to_dict()`. A model that cannot be
-    imported, built or run on its inputs raises ModelLoadError naming the entry (loading and
-    tracing already turn the model's own exceptions into EffprofErrors; anything else is an
-    effprof bug and propagates): a budget never passes because its model did not load."""
+def profile_entry(entry: ModelEntry) -> Report:
+    """Load and profile one entry. A model that cannot be imported, built or run on its inputs
+    raises ModelLoadError naming the entry (loading and tracing already turn the model's own
+    exceptions into EffprofErrors; anything else is an effprof bug and propagates): a budget never
+    passes because its model did not load."""
+    return _profiled(entry)[1]
+
+
+def measure_entry(entry: ModelEntry) -> ModelNumbers:
+    """Profile one entry into the numbers its budgets name, advice savings included when a budget
+    names one (`advice.G4`: the entry's model is then also reviewed by `advise` on its device)."""
+    loaded, report = _profiled(entry)
+    numbers = numbers_of(report)
+    advice = [b.metric for b in entry.budgets if b.metric.startswith("advice.")]
+    if not advice:
+        return numbers
+    rules = None if ADVICE_ANY in advice else [name.removeprefix("advice.") for name in advice]
+    try:
+        reviewed = advise_loaded(loaded, hardware=entry.hw, dtype=entry.dtype, rules=rules)
+    except EffprofError as error:
+        raise ModelLoadError(f"{entry.where}: {error}") from error
+    return replace(numbers, totals={**numbers.totals, **advice_totals(reviewed)})
+
+
+def _profiled(entry: ModelEntry) -> tuple[LoadedModel, Report]:
     try:
         loaded = load_model(entry.target, list(entry.inputs) or None, entry.batch, entry.guess_inputs)
-        report = profile_loaded(loaded, dtype=entry.dtype, hardware=entry.hw, fuse=bool(entry.fuse))
-        data = report.to_dict()
-        advice = [b.metric for b in entry.budgets if b.metric.startswith("advice.")]
-        if advice:
-            rules = None if ADVICE_ANY in advice else [name.removeprefix("advice.") for name in advice]
-            data["totals"].update(advice_totals(advise_loaded(loaded, hardware=entry.hw, dtype=entry.dtype, rules=rules)))
+        return loaded, profile_loaded(loaded, dtype=entry.dtype, hardware=entry.hw, fuse=bool(entry.fuse))
     except InputsNotGiven as error:
         # a budget judged at a shape nobody chose is a silent wrong verdict
         example = f"inputs: [[{', '.join(str(d) for d in error.guess.shape)}]]" if error.guess else "inputs: [[1, 3, 224, 224]]"
@@ -411,7 +431,63 @@ def profile_entry(entry: ModelEntry) -> dict[str, Any]:
         ) from None
     except EffprofError as error:
         raise ModelLoadError(f"{entry.where}: {error}") from error
-    return data
+
+
+@dataclass(frozen=True)
+class ModelNumbers:
+    """What a budget can name about one model: its totals and each layer's numbers, keyed by the
+    metric names of the budget file (and of the baseline file, which stores exactly this)."""
+
+    dtype: str
+    totals: Mapping[str, float]
+    layers: Mapping[str, Mapping[str, float]]  # layer name -> its numbers, in the report's order
+    unsupported_ops: Mapping[str, int] = field(default_factory=dict)
+    inputs_guessed: bool = False
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any]) -> ModelNumbers:
+        """From a report's JSON document (`effprof MODEL --format json`): its numeric fields."""
+        totals = {k: v for k, v in data.get("totals", {}).items() if _is_number(v)}
+        layers = {
+            layer["name"]: {k: layer[k] for k in _LAYER_NUMBERS if _is_number(layer.get(k))}
+            for layer in data.get("layers", [])
+        }
+        shapes = tuple(tuple(i["shape"]) for i in data.get("inputs", []))
+        return cls(str(data.get("dtype", "")), totals, layers, dict(data.get("unsupported_ops") or {}),
+                   bool(data.get("inputs_guessed")), shapes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numbers_of(report: Report) -> ModelNumbers:
+    """A report's budgetable numbers; the latency metrics only when it carries an estimate."""
+    t = report.totals
+    totals: dict[str, float | None] = {
+        "params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
+        "bytes_read": t.bytes_read, "bytes_written": t.bytes_written, "intensity": t.intensity,
+    }
+    estimate = report.estimate
+    if estimate is not None:
+        e = estimate.total
+        totals.update({
+            "latency_s": e.latency_s, "throughput_per_s": e.throughput_per_s,
+            "memory_bound_fraction": e.memory_bound_fraction, "batch": e.batch, "launches": e.launches,
+        })
+    layers: dict[str, dict[str, float]] = {}
+    for layer in report.layers:
+        numbers: dict[str, float | None] = {
+            "params": layer.params, "macs": layer.macs, "flops": layer.flops, "bytes_read": layer.bytes_read,
+            "bytes_written": layer.bytes_written, "intensity": layer.intensity,
+        }
+        if estimate is not None:
+            row = estimate.layer(layer.name)
+            numbers.update({"latency_s": row.latency_s, "launches": row.launches})
+        layers[layer.name] = {k: v for k, v in numbers.items() if v is not None}
+    return ModelNumbers(report.dtype, {k: v for k, v in totals.items() if v is not None}, layers,
+                        dict(report.unsupported_ops), report.inputs_guessed, tuple(i.shape for i in report.inputs))
 
 
 # --- checking ---------------------------------------------------------------------------------
@@ -479,27 +555,6 @@ class BudgetResult:
             return self.worst
         return max(with_change, key=lambda v: (v.regressed, sign * (v.change or 0.0)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.budget.metric,
-            "layers": self.pattern,
-            "limit": self.budget.limit,
-            "kind": "min" if self.metric.higher_is_better else "max",
-            "status": "over" if self.over else "within",
-            "regressed": self.regressed,
-            "values": [
-                {
-                    "layer": v.layer,
-                    "actual": v.actual,
-                    "headroom": self.headroom(v),
-                    "over": v.over,
-                    "baseline": v.baseline,
-                    "change": _json_number(v.change),
-                    "regressed": v.regressed,
-                }
-                for v in self.values
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -521,17 +576,6 @@ class ModelResult:
     @property
     def regressed(self) -> int:
         return sum(r.regressed for r in self.results)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": self.target,
-            "hw": self.hw,
-            "dtype": self.dtype,
-            "budgets": [r.to_dict() for r in self.results],
-            "notes": list(self.notes),
-            "inputs_guessed": self.inputs_guessed,
-        }
 
 
 @dataclass(frozen=True)
@@ -572,26 +616,6 @@ class CheckResult:
                 text += f"; none grew more than {tolerance} since {self.baseline}"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "budget_file": str(self.path),
-            "ok": self.ok,
-            "summary": self.summary(),
-            "models_checked": len(self.models),
-            "budgets": self.budget_count,
-            "over": self.over,
-            "baseline": self.baseline,
-            "tolerance": self.tolerance,
-            "regressed": self.regressed,
-            "models": [m.to_dict() for m in self.models],
-        }
-
-
-def _json_number(value: float | None) -> float | str | None:
-    # JSON has no infinity; a growth from zero is written as a string rather than a bare Infinity
-    if value is not None and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def _value(metric: Metric, numbers: Mapping[str, Any]) -> float | None:
@@ -616,30 +640,26 @@ def _is_regressed(metric: Metric, actual: float | None, baseline: float | None, 
     return worse > tolerance * abs(baseline)
 
 
-def baseline_dict(report: Mapping[str, Any]) -> dict[str, Any]:
+def baseline_dict(numbers: ModelNumbers) -> dict[str, Any]:
     """What a baseline keeps of one report: its numeric totals and each layer's numbers."""
-    totals = {k: v for k, v in report.get("totals", {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    layers = {
-        layer["name"]: {k: layer[k] for k in _LAYER_NUMBERS if isinstance(layer.get(k), (int, float))}
-        for layer in report.get("layers", [])
-    }
-    return {"totals": totals, "layers": layers}
+    return {"totals": dict(numbers.totals), "layers": {name: dict(values) for name, values in numbers.layers.items()}}
 
 
 def check_model(
     entry: ModelEntry,
-    report: Mapping[str, Any],
+    report: Report | ModelNumbers,
     baseline: Mapping[str, Any] | None = None,
     tolerance: float = 0.0,
 ) -> ModelResult:
-    """Compare one report dict (`Report.to_dict()`) with `entry`'s budgets.
+    """Compare one report (or its numbers) with `entry`'s budgets.
 
     `baseline`: this model's part of a baseline file ({'totals': ..., 'layers': ...}), or None.
     A metric that grows more than `tolerance` (0.02 = 2 %) since the baseline is a regression,
     even under its limit; for floors (throughput, intensity), a drop is. A glob that matches no
     layer raises SpecError: a budget that checks nothing must not pass.
     """
-    totals = report.get("totals", {})
+    numbers = numbers_of(report) if isinstance(report, Report) else report
+    totals = numbers.totals
     base_totals = (baseline or {}).get("totals", {})
     base_layers = (baseline or {}).get("layers", {})
     results: list[BudgetResult] = []
@@ -655,29 +675,28 @@ def check_model(
                           _is_regressed(metric, actual, before, tolerance)),),
             )
         )
-    layers = report.get("layers", [])
-    names = [layer["name"] for layer in layers]
+    names = list(numbers.layers)
     for group in entry.layers:
-        matching = [layer for layer in layers if fnmatch.fnmatchcase(layer["name"], group.pattern)]
+        matching = [name for name in names if fnmatch.fnmatchcase(name, group.pattern)]
         if not matching:
             raise SpecError(f"{entry.where}: layers.{group.pattern}: matches no layer{_glob_hint(group.pattern, names)}")
         for budget in group.budgets:
             metric = budget.spec
             values = []
-            for layer in matching:
-                actual = _value(metric, layer)
-                previous = base_layers.get(layer["name"]) if baseline is not None else None
+            for name in matching:
+                actual = _value(metric, numbers.layers[name])
+                previous = base_layers.get(name) if baseline is not None else None
                 before = _value(metric, previous) if previous is not None else None
                 values.append(
-                    Measured(layer["name"], actual, _is_over(metric, actual, budget.limit), before,
+                    Measured(name, actual, _is_over(metric, actual, budget.limit), before,
                              _is_regressed(metric, actual, before, tolerance))
                 )
             results.append(BudgetResult(budget, group.pattern, tuple(values)))
     notes = []
-    if report.get("inputs_guessed"):
-        shapes = ", ".join("x".join(str(d) for d in i["shape"]) for i in report.get("inputs", []))
+    if numbers.inputs_guessed:
+        shapes = ", ".join("x".join(str(d) for d in shape) for shape in numbers.input_shapes)
         notes.append(f"input shape {shapes} guessed from the first layer (guess_inputs: true): the verdict holds for that shape only")
-    unsupported = report.get("unsupported_ops") or {}
+    unsupported = numbers.unsupported_ops
     if unsupported:
         calls = sum(unsupported.values())
         notes.append(
@@ -688,11 +707,11 @@ def check_model(
         name=entry.name,
         target=entry.target,
         hw=entry.hw,
-        dtype=str(report.get("dtype", "")),
+        dtype=numbers.dtype,
         results=tuple(results),
         notes=tuple(notes),
-        inputs_guessed=bool(report.get("inputs_guessed")),
-        measured=baseline_dict(report),
+        inputs_guessed=numbers.inputs_guessed,
+        measured=baseline_dict(numbers),
     )
 
 
@@ -748,7 +767,7 @@ def check(
     *,
     baseline: str | os.PathLike[str] | None = None,
     tolerance: float = 0.0,
-    measure: Callable[[ModelEntry], Mapping[str, Any]] = profile_entry,
+    measure: Callable[[ModelEntry], Report | ModelNumbers] = measure_entry,
 ) -> CheckResult:
     """Load `path`, profile every model (with `measure`) and check its budgets."""
     budgets = load_budgets(path)

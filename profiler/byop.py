@@ -9,7 +9,7 @@ MACs, FLOPs and bytes, and per (module, op) as well. Pure data from the costed k
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from .aggregate import Kernel
 
@@ -32,13 +32,6 @@ class OpTotals:
     def bytes_total(self) -> int:
         return self.bytes_read + self.bytes_written
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"op": self.op}
-        if self.module is not None:
-            data["module"] = self.module
-        data.update(calls=self.calls, macs=self.macs, flops=self.flops,
-                    bytes_read=self.bytes_read, bytes_written=self.bytes_written)
-        return data
 
 
 @dataclass(frozen=True)
@@ -51,12 +44,6 @@ class ByOperator:
     module_ops: tuple[OpTotals, ...]
     module_calls: Mapping[str, int]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ops": [row.to_dict() for row in self.ops],
-            "module_ops": [{**row.to_dict(), "module_calls": self.module_calls.get(row.module or "", 0)}
-                           for row in self.module_ops],
-        }
 
 
 def _add(rows: dict, key: tuple[str, str | None], kernel: Kernel) -> None:

@@ -6,18 +6,18 @@ structures align (one model on several devices, a model and its slightly edited 
 the top-K heaviest layers of each (MobileNet against its standard-conv twin share almost no layer
 names, and pairing unrelated layers would mislead).
 
-Latency and bound come from the report's dictionary form (`latency_s`, `bound`, and the totals'
-`latency_s`, `throughput_per_s`, `memory_bound_fraction`), present when the report was profiled
-with a hardware spec; without one those fields are None. Plain data only: rendering is the CLI's.
+Latency and bound come from the report's roofline estimate, present when the report was profiled
+with a hardware spec; without one those fields are None. Typed data only: rendering is render's.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
 
 from .errors import UsageError
 from .report import Report
+from .vocabulary import Bound
 
 __all__ = ["TotalsRow", "LayerCell", "LayerRow", "Comparison", "compare", "ALIGN_FRACTION", "ratio"]
 
@@ -50,22 +50,16 @@ class TotalsRow:
     latency_s: float | None
     throughput_per_s: float | None
     memory_bound_fraction: float | None
-    ratios: dict[str, float | None]  # RATIO_KEYS -> this row's value / the first row's
+    ratios: Mapping[str, float | None]  # RATIO_KEYS -> this row's value / the first row's
     inputs_guessed: bool = False  # the input shape was guessed from the model's first layer
 
     @property
     def bytes_total(self) -> int:
         return self.bytes_read + self.bytes_written
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label, "model": self.model, "hardware": self.hardware, "dtype": self.dtype,
-            "params": self.params, "macs": self.macs, "flops": self.flops,
-            "bytes_read": self.bytes_read, "bytes_written": self.bytes_written, "intensity": self.intensity,
-            "latency_s": self.latency_s, "throughput_per_s": self.throughput_per_s,
-            "memory_bound_fraction": self.memory_bound_fraction, "ratios": dict(self.ratios),
-            "inputs_guessed": self.inputs_guessed,
-        }
+    def value(self, key: str) -> float | int | None:
+        """One of RATIO_KEYS."""
+        return getattr(self, key)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -80,10 +74,7 @@ class LayerCell:
     flops: int
     bytes_total: int
     latency_s: float | None
-    bound: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    bound: Bound | None
 
 
 @dataclass(frozen=True)
@@ -98,14 +89,6 @@ class LayerRow:
         if cell is None or first is None:
             return None
         return ratio(getattr(cell, key), getattr(first, key))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "cells": [cell.to_dict() if cell is not None else None for cell in self.cells],
-            "ratio_macs": [self.ratio("macs", i) for i in range(len(self.cells))],
-            "ratio_latency": [self.ratio("latency_s", i) for i in range(len(self.cells))],
-        }
 
 
 @dataclass(frozen=True)
@@ -122,40 +105,28 @@ class Comparison:
     def labels(self) -> tuple[str, ...]:
         return tuple(row.label for row in self.totals)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "entries": [row.to_dict() for row in self.totals],
-            "aligned": self.aligned,
-            "shared_layers": self.shared_layers,
-            "layers": [row.to_dict() for row in self.matched],
-            "top": [[cell.to_dict() for cell in cells] for cells in self.top],
-            "top_by": self.top_by,
-            "notes": list(self.notes),
-        }
+
+def _hardware_name(report: Report) -> str | None:
+    return report.estimate.spec.name if report.estimate is not None else None
 
 
-def _hardware_name(data: dict[str, Any]) -> str | None:
-    hardware = data.get("hardware")
-    if isinstance(hardware, dict):
-        return hardware.get("name")
-    return None
-
-
-def _cells(data: dict[str, Any]) -> list[LayerCell]:
-    return [
-        LayerCell(
-            name=layer["name"],
-            type=layer["type"],
-            conv_kind=layer.get("conv_kind"),
-            params=layer["params"],
-            macs=layer["macs"],
-            flops=layer["flops"],
-            bytes_total=layer["bytes_read"] + layer["bytes_written"],
-            latency_s=layer.get("latency_s"),
-            bound=layer.get("bound"),
-        )
-        for layer in data["layers"]
-    ]
+def _cells(report: Report) -> list[LayerCell]:
+    estimate = report.estimate
+    cells = []
+    for layer in report.layers:
+        row = estimate.layer(layer.name) if estimate is not None else None
+        cells.append(LayerCell(
+            name=layer.name,
+            type=layer.type,
+            conv_kind=layer.conv_kind,
+            params=layer.params,
+            macs=layer.macs,
+            flops=layer.flops,
+            bytes_total=layer.bytes_total,
+            latency_s=row.latency_s if row is not None else None,
+            bound=row.bound if row is not None else None,
+        ))
+    return cells
 
 
 def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, top: int = 10) -> Comparison:
@@ -164,45 +135,36 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
         raise UsageError("compare needs two or more models, or one model with two or more --hw")
     if top < 1:
         raise UsageError(f"--top must be 1 or more, got {top}")
-    dicts = [report.to_dict() for report in reports]
     if labels is None:
-        labels = [
-            report.model + (f" @ {_hardware_name(d)}" if _hardware_name(d) else "")
-            for report, d in zip(reports, dicts)
-        ]
+        labels = [report.model + (f" @ {_hardware_name(report)}" if _hardware_name(report) else "") for report in reports]
     if len(labels) != len(reports):
         raise UsageError(f"compare got {len(labels)} labels for {len(reports)} reports")
 
-    values = []
-    for report, data in zip(reports, dicts):
-        t = data["totals"]
-        values.append({
-            "params": t["params"], "macs": t["macs"], "flops": t["flops"],
-            "bytes_total": t["bytes_read"] + t["bytes_written"],
-            "latency_s": t.get("latency_s"), "throughput_per_s": t.get("throughput_per_s"),
-        })
-    totals = tuple(
-        TotalsRow(
+    totals: list[TotalsRow] = []
+    for label, report in zip(labels, reports):
+        t = report.totals
+        estimate = report.estimate.total if report.estimate is not None else None
+        entry = TotalsRow(
             label=label,
             model=report.model,
-            hardware=_hardware_name(data),
+            hardware=_hardware_name(report),
             dtype=report.dtype,
-            params=data["totals"]["params"],
-            macs=data["totals"]["macs"],
-            flops=data["totals"]["flops"],
-            bytes_read=data["totals"]["bytes_read"],
-            bytes_written=data["totals"]["bytes_written"],
-            intensity=data["totals"]["intensity"],
-            latency_s=data["totals"].get("latency_s"),
-            throughput_per_s=data["totals"].get("throughput_per_s"),
-            memory_bound_fraction=data["totals"].get("memory_bound_fraction"),
-            ratios={key: ratio(value[key], values[0][key]) for key in RATIO_KEYS},
+            params=t.params,
+            macs=t.macs,
+            flops=t.flops,
+            bytes_read=t.bytes_read,
+            bytes_written=t.bytes_written,
+            intensity=t.intensity,
+            latency_s=estimate.latency_s if estimate is not None else None,
+            throughput_per_s=estimate.throughput_per_s if estimate is not None else None,
+            memory_bound_fraction=estimate.memory_bound_fraction if estimate is not None else None,
+            ratios={},
             inputs_guessed=report.inputs_guessed,
         )
-        for label, report, data, value in zip(labels, reports, dicts, values)
-    )
+        first = totals[0] if totals else entry
+        totals.append(replace(entry, ratios={key: ratio(entry.value(key), first.value(key)) for key in RATIO_KEYS}))
 
-    cells = [_cells(d) for d in dicts]
+    cells = [_cells(report) for report in reports]
     names = [[cell.name for cell in entry] for entry in cells]
     shared = set(names[0]).intersection(*map(set, names[1:]))
     aligned = len(shared) >= ALIGN_FRACTION * max(len(n) for n in names) and bool(shared)
@@ -226,7 +188,7 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             ranked = sorted(entry, key=lambda c: (getattr(c, top_by) or 0), reverse=True)
             heaviest.append(tuple(ranked[:top]))
     return Comparison(
-        totals=totals,
+        totals=tuple(totals),
         aligned=aligned,
         shared_layers=len(shared),
         matched=tuple(matched),

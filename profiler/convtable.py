@@ -18,9 +18,8 @@ They are exact whatever the stride and padding: every form shares the output res
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import torch
 from torch import nn
@@ -128,16 +127,6 @@ class ConvRow:
     def bytes_total(self) -> int:
         return self.bytes_read + self.bytes_written
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["conv_kinds"] = list(self.conv_kinds)
-        for key in ("ratio_macs", "ratio_params", "closed_form_value"):
-            data[key] = float(getattr(self, key))
-        # exact fractions as text, so a reader can check "73/576" without float noise
-        data["ratio_macs_exact"] = _fraction_text(self.ratio_macs)
-        data["closed_form_exact"] = _fraction_text(self.closed_form_value)
-        return data
-
 
 @dataclass(frozen=True)
 class ConvTable:
@@ -151,18 +140,6 @@ class ConvTable:
             if row.kind == kind:
                 return row
         raise KeyError(kind)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": {**asdict(self.spec), "padding": self.spec.pad, "out_size": self.spec.out_size},
-            "dtype": self.dtype,
-            "hardware": self.hardware,
-            "rows": [row.to_dict() for row in self.rows],
-        }
-
-
-def _fraction_text(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 def _conv(spec: ConvSpec, in_channels: int, out_channels: int, groups: int) -> nn.Conv2d:
@@ -198,14 +175,13 @@ def _profile(module: nn.Module, shape: tuple[int, ...], kind: str, dtype: str | 
 
 
 def _latency_and_bound(report: Report) -> tuple[float | None, str | None]:
-    if report.estimate is None:
+    estimate = report.estimate
+    if estimate is None:
         return None, None
-    data = report.to_dict()
-    latency = data["totals"].get("latency_s")
-    bounds = {layer.get("bound") for layer in data["layers"] if layer.get("bound")}
+    bounds = {layer.bound.value for layer in estimate.layers if layer.bound is not None}
     # separable's two kernels may disagree (depthwise memory-bound, pointwise compute-bound)
     bound = bounds.pop() if len(bounds) == 1 else ("mixed" if bounds else None)
-    return latency, bound
+    return estimate.latency_s, bound
 
 
 def conv_table(spec: ConvSpec, *, dtype: str | None = None, hardware: str | None = None) -> ConvTable:
@@ -238,5 +214,6 @@ def conv_table(spec: ConvSpec, *, dtype: str | None = None, hardware: str | None
                 closed_form_value=spec.closed_form(kind),
             )
         )
-    hardware_data = reports["standard"].to_dict().get("hardware") or {}
-    return ConvTable(spec=spec, dtype=reports["standard"].dtype, hardware=hardware_data.get("name"), rows=tuple(rows))
+    standard_estimate = reports["standard"].estimate
+    hardware_name = standard_estimate.spec.name if standard_estimate is not None else None
+    return ConvTable(spec=spec, dtype=reports["standard"].dtype, hardware=hardware_name, rows=tuple(rows))

@@ -95,15 +95,6 @@ class ModuleCheck:
     flop_counter_macs: int | None
     differences: tuple[Difference, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "type": self.type,
-            "effprof_macs": self.effprof_macs,
-            "fvcore_macs": self.fvcore_macs,
-            "flop_counter_macs": self.flop_counter_macs,
-            "differences": [_difference_dict(d) for d in self.differences],
-        }
 
 
 @dataclass(frozen=True)
@@ -126,22 +117,6 @@ class Crosscheck:
     def unexplained(self) -> tuple[Difference, ...]:
         return tuple(d for d in self.summary if d.category == "unexplained")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "inputs": [list(shape) for shape in self.inputs],
-            "units": "MACs (fvcore's 'flop' as it is; FlopCounterMode's flops / 2)",
-            "total": self.total.to_dict(),
-            "modules": [row.to_dict() for row in self.rows],
-            "summary": [_difference_dict(d) for d in self.summary],
-            "fvcore_unsupported": dict(self.fvcore_unsupported),
-            "notes": list(self.notes),
-        }
-
-
-def _difference_dict(diff: Difference) -> dict[str, Any]:
-    return {"tool": diff.tool, "category": diff.category, "cause": diff.cause, "macs": diff.macs,
-            "modules": diff.modules, "text": diff.text}
 
 
 # ---------------------------------------------------------------------------------------------

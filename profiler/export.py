@@ -7,8 +7,10 @@ import io
 import json
 
 from .aggregate import Layer
+from .document import document, layer_document
 from .errors import UsageError, did_you_mean
-from .report import Report, layer_to_dict
+from .render import summary_rows
+from .report import Report
 from .units import format_bytes, si
 
 __all__ = ["FORMATS", "to_json", "to_csv", "to_markdown", "export"]
@@ -17,12 +19,12 @@ FORMATS = ("table", "json", "csv", "markdown")
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2)
+    return json.dumps(document(report), indent=2)
 
 
 def _row_dicts(report: Report, rows: list[Layer]) -> list[dict]:
-    extras = report.estimate.layer_fields(rows) if report.estimate is not None else {}
-    return [{**layer_to_dict(layer), **extras.get(layer.name, {})} for layer in rows]
+    estimate = report.estimate
+    return [layer_document(layer, estimate.for_row(layer) if estimate is not None else None) for layer in rows]
 
 
 def to_csv(report: Report, rows: list[Layer]) -> str:
@@ -39,8 +41,8 @@ def to_csv(report: Report, rows: list[Layer]) -> str:
 
 def to_markdown(report: Report, rows: list[Layer]) -> str:
     header = ["Layer", "Type", "Kind", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B"]
-    extras = report.estimate.layer_fields(rows) if report.estimate is not None else {}
-    if report.estimate is not None:
+    estimate = report.estimate
+    if estimate is not None:
         header += ["Latency (µs)", "Bound"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for layer in rows:
@@ -49,17 +51,16 @@ def to_markdown(report: Report, rows: list[Layer]) -> str:
             si(layer.flops), format_bytes(layer.bytes_total),
             f"{layer.intensity:.2f}" if layer.intensity is not None else "-",
         ]
-        if report.estimate is not None:
-            fields = extras.get(layer.name, {})
-            latency = fields.get("latency_s")
-            cells += [f"{latency * 1e6:.2f}" if latency is not None else "-", fields.get("bound") or ""]
+        if estimate is not None:
+            row = estimate.for_row(layer)
+            cells += [f"{row.latency_s * 1e6:.2f}", row.bound.value if row.bound is not None else ""]
         lines.append("| " + " | ".join(cells) + " |")
     t = report.totals
     lines += ["", f"**Total**: {si(t.params)} params, {si(t.macs)} MACs, {si(t.flops)} FLOPs, "
               f"{format_bytes(t.bytes_total)} moved"]
-    if report.estimate is not None:
+    if estimate is not None:
         lines += ["", "**Estimate**", ""]
-        lines += [f"- {label}: {value}" for label, value in report.estimate.summary_rows()]
+        lines += [f"- {label}: {value}" for label, value in summary_rows(estimate)]
     if report.unsupported_ops:
         lines.append("")
         lines.append("Unsupported ops (not counted): " + ", ".join(f"`{op}` ×{n}" for op, n in report.unsupported_ops.items()))

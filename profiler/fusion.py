@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .aggregate import Kernel
-from .costs.norm import BATCH_NORM_FLOPS
 from .events import TensorMeta, tensor_args
+from .vocabulary import KernelFamily, out_of_place
 
 __all__ = ["KernelGroup", "eager_groups", "fuse_kernels", "HEAD_OPS", "ACTIVATION_OPS"]
 
@@ -102,7 +102,7 @@ class _DataFlow:
         for index, kernel in enumerate(kernels):
             event = kernel.event
             metas = [t for t in tensor_args((event.args, event.kwargs)) if t.token >= 0]
-            if kernel.cost.family == "view":
+            if kernel.cost.family is KernelFamily.VIEW:
                 # a view launches nothing: its readers read the tensor it aliases
                 if metas and event.outputs:
                     alias[(event.outputs[0].token, 0)] = key(metas[0])
@@ -132,18 +132,17 @@ class _DataFlow:
 
 
 def _op(kernel: Kernel) -> str:
-    op = kernel.event.name  # a kernel has a formula, so it is an aten or prims op
-    return op[:-1] if op.endswith("_") and not op.endswith("__") else op
+    return out_of_place(kernel.event.name)  # a kernel has a formula, so it is an aten or prims op
 
 
 def _is_head(kernel: Kernel) -> bool:
-    return kernel.cost.family == "conv" or (kernel.cost.family == "matmul" and _op(kernel) in HEAD_OPS)
+    family = kernel.cost.family
+    return family is KernelFamily.CONV or (family is KernelFamily.MATMUL and _op(kernel) in HEAD_OPS)
 
 
 def _is_batch_norm(kernel: Kernel) -> bool:
-    out = kernel.event.outputs[0] if kernel.event.outputs else None
     # only inference BN folds: training BN computes batch statistics at run time
-    return _op(kernel) in BATCH_NORM_OPS and out is not None and kernel.cost.flops == BATCH_NORM_FLOPS * out.numel
+    return _op(kernel) in BATCH_NORM_OPS and bool(kernel.event.outputs) and not kernel.cost.training
 
 
 def _add_kind(kernel: Kernel, others: list[TensorMeta]) -> str | None:
@@ -189,7 +188,7 @@ def _chain(head: int, kernels: list[Kernel], flow: _DataFlow, taken: set[int]) -
 
 def _folded_bias(head: Kernel, bn: Kernel) -> tuple[int, int]:
     """(bytes read, FLOPs) the head gains from folding BN: a bias, unless it already had one."""
-    if head.cost.family == "conv":
+    if head.cost.family is KernelFamily.CONV:
         has_bias = isinstance(head.event.args[2], TensorMeta)
     else:
         has_bias = _op(head) == "addmm"

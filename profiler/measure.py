@@ -55,7 +55,6 @@ __all__ = [
     "LayerMeasurement",
     "Measurement",
     "compare",
-    "measured_report_dict",
     "memory_needed_bytes",
     "memory_available_bytes",
     "check_fits",
@@ -385,48 +384,13 @@ class Measurement:
         pairs = [(r.predicted_s, r.measured_s) for r in self.layers if r.predicted_s is not None and r.measured_s is not None]
         return spearman([p for p, _ in pairs], [m for _, m in pairs])
 
-    def layer_fields(self) -> dict[str, dict[str, float | None]]:
-        """Per layer name, the keys `--measure` adds to a JSON/CSV layer row."""
-        return {
-            r.name: {"measured_latency_s": r.measured_s, "predicted_latency_s": r.predicted_s, "latency_ratio": r.ratio}
-            for r in self.layers
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "device": self.device,
-            "device_name": self.device_name,
-            "threads": self.threads,
-            "warmup": self.warmup,
-            "repeats": self.repeats,
-            "predicted_latency_s": self.predicted_total_s,
-            "measured_latency_s": self.measured_total_s,
-            "hooked_latency_s": self.hooked_total_s,
-            "latency_ratio": self.ratio,
-            "error_percent": self.error_percent,
-            "spearman": self.spearman,
-            "notes": list(self.notes),
-            "device_matches_spec": self.device_matches_spec,
-            "inputs_guessed": self.guessed_input is not None,
-        }
-
-
-def measured_report_dict(report: Report, measurement: Measurement) -> dict[str, Any]:
-    """The report's JSON form with `--measure`'s per-layer fields and a `measurement` summary added
-    (docs/json-schema.md)."""
-    data = report.to_dict()
-    fields = measurement.layer_fields()
-    for row in data["layers"]:
-        row.update(fields.get(row["name"], {}))
-    data["measurement"] = measurement.to_dict()
-    return data
-
 
 def _predictions(report: Report) -> tuple[dict[str, float | None], float | None]:
-    """Per-layer and total predicted latency from the report's JSON form (set by the roofline)."""
-    data = report.to_dict()
-    per_layer = {row["name"]: row.get("latency_s") for row in data["layers"]}
-    return per_layer, data["totals"].get("latency_s")
+    """Per-layer and total predicted latency from the report's roofline estimate (None without one)."""
+    estimate = report.estimate
+    if estimate is None:
+        return {layer.name: None for layer in report.layers}, None
+    return {layer.name: estimate.layer(layer.name).latency_s for layer in report.layers}, estimate.latency_s
 
 
 def compare(report: Report, layer_times: LayerTimes, forward_times: Sequence[float], *, device: str,

@@ -13,11 +13,13 @@ from .aggregate import Layer
 from .byop import ByOperator
 from .hardware import HardwareSpec
 from .report import Report
-from .units import format_bytes, si
+from .roofline import LayerEstimate, RooflineEstimate
+from .units import format_bytes, format_seconds, si
+from .vocabulary import Bound
 
 __all__ = [
     "ReportTable", "report_table", "by_op_tables", "totals_table", "unsupported_text", "notes_text", "render_report",
-    "hardware_list_table", "hardware_detail",
+    "hardware_list_table", "hardware_detail", "ESTIMATE_COLUMNS", "estimate_cells", "summary_rows",
 ]
 
 
@@ -42,6 +44,60 @@ def _display_name(report: Report, layer: Layer) -> str:
     return "  " * (layer.depth - 1) + layer.name
 
 
+# --------------------------------------------------------------------------------- the estimate
+
+ESTIMATE_COLUMNS = ("Latency", "Share", "Bound", "I/ridge")
+
+
+def _bound_style(bound: Bound | None, share: float) -> str | None:
+    if bound is Bound.MEMORY:
+        return "red" if share >= 0.05 else "yellow"
+    if bound is Bound.COMPUTE:
+        return "green"
+    return "dim"
+
+
+def estimate_cells(estimate: RooflineEstimate, row: LayerEstimate, folded: bool) -> list[tuple[str, str | None]]:
+    """(text, style) for the Latency, Share, Bound and I/ridge columns of one table row."""
+    bound = row.bound
+    if bound is None:
+        text = "fused" if row.name in estimate.fused_into and not folded else "-"
+        return [("-" if not row.latency_s else format_seconds(row.latency_s), None), ("", None), (text, "dim"), ("", None)]
+    ratio = row.intensity_vs_ridge
+    return [
+        (format_seconds(row.latency_s), None),
+        (f"{row.share * 100:.1f}%", None),
+        (bound.value, _bound_style(bound, row.share)),
+        (f"{ratio:.2f}×" if ratio is not None else "-", None),
+    ]
+
+
+def summary_rows(estimate: RooflineEstimate, top: int = 3) -> list[tuple[str, str]]:
+    """(label, text) lines summing up the estimate, under the table and in markdown."""
+    total = estimate.total
+    unit = estimate.primary
+    rows = [
+        ("Hardware", f"{estimate.spec.name}: {estimate.spec.description}"),
+        ("Run", f"{estimate.dtype}, batch {total.batch}, {'fused (--fuse)' if total.fused else 'eager, one kernel per op'}, "
+                f"{total.launches} launches"),
+        ("Est. latency", format_seconds(total.latency_s)),
+        ("Throughput", f"{total.throughput_per_s:,.1f} inferences/s at batch {total.batch}" if total.throughput_per_s else "-"),
+        ("Memory-bound", f"{total.memory_bound_fraction * 100:.1f}% of latency"),
+    ]
+    memory_layers = sorted((r for r in estimate.layers if r.bound is Bound.MEMORY), key=lambda r: r.latency_s, reverse=True)[:top]
+    if memory_layers:
+        rows.append(("Top memory-bound", ", ".join(f"{r.name or '(root)'} {format_seconds(r.latency_s)}" for r in memory_layers)))
+    intensity = total.intensity
+    if intensity is not None:
+        side = "below" if intensity < estimate.ridge_point else "above"
+        fused = " as fused" if total.fused else ""
+        rows.append(("Intensity", f"{intensity:.2f} FLOP/B{fused}, {side} the ridge point "
+                                  f"{estimate.ridge_point:.1f} FLOP/B ({unit.name}, {unit.dtype})"))
+    return rows
+
+
+# --------------------------------------------------------------------------------- the report table
+
 # Columns given up, in this order, when the table is wider than the terminal: numbers are
 # never cut to "12.3…", the least needed columns go instead.
 _DROP_ORDER = ("Output", "Type", "I/ridge", "FLOP/B", "Share", "Kind")
@@ -56,7 +112,7 @@ class ReportTable:
         self.title = f"{report.model}  ·  inputs {_inputs_text(report)}  ·  {report.dtype}"
         self.columns: dict[str, list] = {title: [] for title in (
             "Layer", "Type", "Kind", "Output", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B",
-            *(report.estimate.COLUMNS if report.estimate is not None else ()),
+            *(ESTIMATE_COLUMNS if report.estimate is not None else ()),
         )}
         for layer in rows:
             cells = [
@@ -64,9 +120,10 @@ class ReportTable:
                 layer.type, layer.conv_kind or "", _shape(layer.output_shape), si(layer.params),
                 si(layer.macs), si(layer.flops), format_bytes(layer.bytes_total), _intensity(layer.intensity),
             ]
-            if report.estimate is not None:
+            estimate = report.estimate
+            if estimate is not None:
                 folded = layer not in report.layers
-                cells += [Text(text, style=style or "") for text, style in report.estimate.row_cells(layer.name, rows_are_folded=folded)]
+                cells += [Text(text, style=style or "") for text, style in estimate_cells(estimate, estimate.for_row(layer), folded)]
             for title, cell in zip(self.columns, cells):
                 self.columns[title].append(cell)
 
@@ -121,7 +178,7 @@ def totals_table(report: Report) -> Table:
     table.add_row("Bytes written", format_bytes(t.bytes_written))
     table.add_row("Intensity", f"{_intensity(t.intensity)} FLOP/B")
     if report.estimate is not None:
-        for label, value in report.estimate.summary_rows():
+        for label, value in summary_rows(report.estimate):
             table.add_row(label, value)
     return table
 

@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .document import document
 from .budget import BudgetResult, CheckResult, Measured, ModelResult, format_value
 
 __all__ = ["budget_tables", "budget_markdown", "budget_json", "limit_text", "headroom_text", "change_text"]
@@ -176,4 +177,4 @@ def budget_markdown(check: CheckResult) -> str:
 
 
 def budget_json(check: CheckResult) -> str:
-    return json.dumps(check.to_dict(), indent=2)
+    return json.dumps(document(check), indent=2)

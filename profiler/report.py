@@ -1,16 +1,19 @@
-"""The one result object of a profile, and its stable dictionary form (docs/json-schema.md)."""
+"""The one result object of a profile: counts per layer and, with hardware, the latency estimate.
+
+`Report` is frozen; its JSON form (docs/json-schema.md) is built by `document.document()`, the one
+place that turns typed results into dictionaries.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .aggregate import Kernel, Layer, Totals, module_depth
 from .errors import UsageError, did_you_mean
+from .roofline import RooflineEstimate
 
-__all__ = ["Report", "InputInfo", "SCHEMA_VERSION", "SORT_KEYS", "LATENCY_SORT", "fold_layers", "top_layers"]
-
-SCHEMA_VERSION = 1
+__all__ = ["Report", "InputInfo", "SORT_KEYS", "LATENCY_SORT", "fold_layers", "top_layers"]
 
 # sorts by the roofline estimate's latency (needs hardware), apart from SORT_KEYS' plain counts
 LATENCY_SORT = "latency"
@@ -30,22 +33,22 @@ class InputInfo:
     dtype: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     model: str
-    inputs: list[InputInfo]
+    inputs: tuple[InputInfo, ...]
     dtype: str
     device: str
-    layers: list[Layer]
+    layers: tuple[Layer, ...]
     totals: Totals
-    unsupported_ops: dict[str, int]
-    unsupported_by_module: dict[str, dict[str, int]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    kernels: list[Kernel] = field(default_factory=list, repr=False)
-    module_types: dict[str, str] = field(default_factory=dict, repr=False)
-    output_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
-    # set by roofline.estimate(); None when no hardware was given
-    estimate: Any = None
+    unsupported_ops: Mapping[str, int]
+    unsupported_by_module: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    kernels: tuple[Kernel, ...] = field(default=(), repr=False)
+    module_types: Mapping[str, str] = field(default_factory=dict, repr=False)
+    output_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # the roofline latency estimate; None when no hardware was given
+    estimate: RooflineEstimate | None = None
     # the input shape was guessed from the model's first layer, not given (docs/cli.md, "Inputs")
     inputs_guessed: bool = False
 
@@ -57,59 +60,25 @@ class Report:
 
     def rows(self, depth: int | None = None, sort: str | None = None, top: int | None = None) -> list[Layer]:
         """Table rows: layers folded to `depth`, sorted by `sort`, cut to `top`."""
-        layers = self.layers if depth is None else fold_layers(self.layers, depth, self.module_types, self.output_shapes)
+        layers = list(self.layers) if depth is None else fold_layers(self.layers, depth, self.module_types, self.output_shapes)
         if sort == LATENCY_SORT:
-            if self.estimate is None:
+            estimate = self.estimate
+            if estimate is None:
                 raise UsageError("--sort latency needs a latency estimate: add --hw, e.g. --hw a4000")
-            latency = self.estimate.layer_fields(layers)
-            layers = sorted(layers, key=lambda layer: latency[layer.name]["latency_s"], reverse=True)
+            latency = {layer.name: estimate.for_row(layer).latency_s for layer in layers}
+            layers = sorted(layers, key=lambda layer: latency[layer.name], reverse=True)
             sort = None
         return top_layers(layers, sort, top)
 
+    def with_notes(self, before: Sequence[str] = (), after: Sequence[str] = ()) -> Report:
+        """The same report with notes added before and after its own (each note once)."""
+        return replace(self, notes=tuple(dict.fromkeys((*before, *self.notes, *after))))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON interface. Keys documented in docs/json-schema.md; add, never rename."""
-        layer_extras = self.estimate.layer_fields() if self.estimate is not None else {}
-        data: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "model": self.model,
-            "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in self.inputs],
-            "inputs_guessed": self.inputs_guessed,
-            "dtype": self.dtype,
-            "device": self.device,
-            "totals": {
-                "params": self.totals.params,
-                "buffers": self.totals.buffers,
-                "macs": self.totals.macs,
-                "flops": self.totals.flops,
-                "bytes_read": self.totals.bytes_read,
-                "bytes_written": self.totals.bytes_written,
-                "intensity": self.totals.intensity,
-            },
-            "layers": [
-                {**layer_to_dict(layer), **layer_extras.get(layer.name, {})} for layer in self.layers
-            ],
-            "unsupported_ops": dict(self.unsupported_ops),
-            "notes": list(self.notes),
-        }
-        if self.estimate is not None:
-            data["totals"].update(self.estimate.total_fields())
-            data["hardware"] = self.estimate.hardware_fields()
-        return data
+        from .document import document  # the one JSON builder sits downstream of every result type
 
-
-def layer_to_dict(layer: Layer) -> dict[str, Any]:
-    return {
-        "name": layer.name,
-        "type": layer.type,
-        "conv_kind": layer.conv_kind,
-        "output_shape": list(layer.output_shape) if layer.output_shape is not None else None,
-        "params": layer.params,
-        "macs": layer.macs,
-        "flops": layer.flops,
-        "bytes_read": layer.bytes_read,
-        "bytes_written": layer.bytes_written,
-        "intensity": layer.intensity,
-    }
+        return document(self)
 
 
 def _ancestor(name: str, depth: int) -> str:
@@ -117,7 +86,7 @@ def _ancestor(name: str, depth: int) -> str:
 
 
 def fold_layers(
-    layers: list[Layer], depth: int, module_types: dict[str, str], output_shapes: dict[str, tuple[int, ...]]
+    layers: Sequence[Layer], depth: int, module_types: Mapping[str, str], output_shapes: Mapping[str, tuple[int, ...]]
 ) -> list[Layer]:
     """Rows no deeper than `depth`: each deeper layer is added into its ancestor at `depth`."""
     if depth < 0:
@@ -151,7 +120,7 @@ def fold_layers(
     return list(folded.values())
 
 
-def top_layers(layers: list[Layer], sort: str | None, top: int | None) -> list[Layer]:
+def top_layers(layers: Sequence[Layer], sort: str | None, top: int | None) -> list[Layer]:
     """Layers sorted by `sort` (heaviest first), cut to `top` rows; execution order otherwise."""
     rows = list(layers)
     if sort is not None:

@@ -10,14 +10,16 @@ nothing and launch nothing. `bound` is memory when the bytes term is the larger 
 A layer's latency is the sum of its kernels', the model's the sum of its layers'.
 
 The functions at the top are the model; `estimate()` applies them to a profile and returns a
-`RooflineEstimate`, which `Report` keeps in `report.estimate` and which renders its own cells.
+`RooflineEstimate`: frozen, typed results (`KernelEstimate` per kernel, `LayerEstimate` per table
+row, `TotalEstimate` for the model) that `Report` keeps in `report.estimate`. Turning them into
+JSON, tables or prose is `document`'s and `render`'s business, not this module's.
 docs/roofline.md derives the numbers and lists the model's limits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from . import latency_model
 from .aggregate import Kernel, Layer
@@ -25,12 +27,14 @@ from .dtypes import PROFILE_DTYPES, peak_key
 from .errors import UsageError
 from .fusion import KernelGroup, eager_groups, fuse_kernels
 from .hardware import HardwareSpec, bundled_specs
-from .units import format_seconds
+from .vocabulary import Bound
 
 __all__ = [
     "SMALL_GROUP_CHANNELS",
     "UnitChoice",
     "KernelEstimate",
+    "LayerEstimate",
+    "TotalEstimate",
     "RooflineEstimate",
     "compute_time_s",
     "memory_time_s",
@@ -66,26 +70,6 @@ def kernel_time_s(compute_s: float, memory_s: float, launch_s: float, exposed_s:
     return max(compute_s, memory_s) + exposed_s + launch_s
 
 
-def spec_fields(spec: HardwareSpec) -> dict[str, Any]:
-    """A spec as plain data: bandwidth, peaks and ridge points per unit and dtype, sources."""
-    bandwidth = spec.memory_bandwidth_gb_per_s.value
-    peaks = {unit: {d: p.value for d, p in u.peak_tflop_per_s.items()} for unit, u in spec.units().items()}
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "kind": spec.kind,
-        "memory_bandwidth_gb_per_s": bandwidth,
-        "memory_capacity_gib": spec.memory_capacity_gib.value if spec.memory_capacity_gib is not None else None,
-        "peaks": peaks,
-        "ridge_points": {unit: {d: ridge_point(v, bandwidth) for d, v in p.items()} for unit, p in peaks.items()},
-        "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
-        "launch_overhead_us": spec.launch_overhead_us.value,
-        "caches": {c.name: {"size_kib": c.size_kib, "per": c.per} for c in spec.caches},
-        "source": spec.sources(),
-        "file": spec.path,
-    }
-
-
 def ridge_point(peak_tflop_per_s: float, bandwidth_gb_per_s: float) -> float:
     """FLOP per byte above which a kernel is compute-bound at the raw peaks."""
     return peak_tflop_per_s * 1e12 / (bandwidth_gb_per_s * 1e9)
@@ -103,22 +87,13 @@ class UnitChoice:
         return f"{self.unit}:{self.dtype}"
 
 
-def _channels_per_group(kernel: Kernel) -> int | None:
-    event = kernel.event
-    try:
-        weight, transposed, groups = event.args[1], bool(event.args[6]), int(event.args[8])
-        return weight.shape[0] // groups if transposed else weight.shape[1]
-    except (IndexError, AttributeError, TypeError, ValueError, ZeroDivisionError):
-        return None
-
-
 def runs_on_vector_units(kernel: Kernel) -> bool:
     """Depthwise and thin-group convolutions, whatever their engine says."""
     kind = kernel.cost.conv_kind
     if kind == "depthwise":
         return True
     if kind == "group":
-        per_group = _channels_per_group(kernel)
+        per_group = kernel.cost.channels_per_group
         return per_group is not None and per_group < SMALL_GROUP_CHANNELS
     return False
 
@@ -169,13 +144,13 @@ class KernelEstimate:
         return kernel_time_s(self.compute_s, self.memory_s, self.launch_s, self.exposed_s)
 
     @property
-    def bound(self) -> str:
-        return "memory" if self.memory_s > self.compute_s else "compute"
+    def bound(self) -> Bound:
+        return Bound.MEMORY if self.memory_s > self.compute_s else Bound.COMPUTE
 
 
 def family_keys(kernel: Kernel) -> tuple[str, ...]:
     """Keys a spec's `kernel_families` may calibrate this kernel under, most specific first."""
-    family = kernel.cost.family
+    family = kernel.cost.family.value
     kind = (f"{family}.{kernel.cost.conv_kind}",) if kernel.cost.conv_kind else ()
     return (*kind, f"{family}.{kernel.event.name}", family)
 
@@ -227,26 +202,34 @@ def _kernel_aware(group: KernelGroup, spec: HardwareSpec, dtype: str, choice: Un
 # ---- end of the kernel-aware hook ----
 
 
-@dataclass(frozen=True)
-class RowSum:
-    """Kernels added up for one table row (a layer, or a folded subtree)."""
+# a row whose time splits evenly is called memory-bound first: the conservative reading
+_TIE_ORDER = (Bound.MEMORY, Bound.COMPUTE, Bound.OVERHEAD)
 
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """The kernels of one table row added up: a layer's own, or (folded) its whole subtree's."""
+
+    name: str
     latency_s: float = 0.0
+    share: float = 0.0  # of the model's estimated latency
     compute_s: float = 0.0
     memory_s: float = 0.0
     launch_s: float = 0.0
     launches: int = 0
     flops: int = 0
     bytes: int = 0
-    memory_bound_s: float = 0.0
-    compute_bound_s: float = 0.0
+    # latency of the row's kernels, by what bounds each kernel
+    time_by_bound: Mapping[Bound, float] = field(default_factory=dict)
     ridge: float | None = None  # of the unit that spends the most time in the row
+    fused_into: str | None = None  # the layer whose fused kernel ran this row's ops (--fuse)
 
     @property
-    def bound(self) -> str | None:
+    def bound(self) -> Bound | None:
+        """What bounds most of the row's time; None for a row that launches nothing."""
         if not self.launches:
             return None
-        return "memory" if self.memory_bound_s >= self.compute_bound_s else "compute"
+        return max(_TIE_ORDER, key=lambda b: self.time_by_bound.get(b, 0.0))
 
     @property
     def intensity(self) -> float | None:
@@ -258,189 +241,120 @@ class RowSum:
         return intensity / self.ridge if intensity is not None and self.ridge else None
 
 
-def sum_kernels(kernels: Iterable[KernelEstimate], bandwidth_gb_per_s: float) -> RowSum:
+@dataclass(frozen=True)
+class TotalEstimate:
+    """The whole model on the device."""
+
+    latency_s: float
+    throughput_per_s: float | None  # inferences per second at `batch`; None for a zero estimate
+    batch: int
+    launches: int
+    fused: bool
+    flops: int
+    bytes: int
+    # share of the latency in layers bound by each (what the summary and JSON report)
+    fraction_by_bound: Mapping[Bound, float] = field(default_factory=dict)
+
+    @property
+    def memory_bound_fraction(self) -> float:
+        return self.fraction_by_bound.get(Bound.MEMORY, 0.0)
+
+    @property
+    def compute_bound_fraction(self) -> float:
+        return self.fraction_by_bound.get(Bound.COMPUTE, 0.0)
+
+    @property
+    def overhead_fraction(self) -> float:
+        return self.fraction_by_bound.get(Bound.OVERHEAD, 0.0)
+
+    @property
+    def intensity(self) -> float | None:
+        return self.flops / self.bytes if self.bytes else None
+
+
+def sum_kernels(name: str, kernels: Iterable[KernelEstimate], bandwidth_gb_per_s: float, model_latency_s: float,
+                fused_into: str | None = None) -> LayerEstimate:
     kernels = list(kernels)
     if not kernels:
-        return RowSum()
+        return LayerEstimate(name, fused_into=fused_into)
     by_unit: dict[float, float] = {}
+    by_bound: dict[Bound, float] = {}
     for k in kernels:
         by_unit[k.choice.peak_tflop_per_s] = by_unit.get(k.choice.peak_tflop_per_s, 0.0) + k.latency_s
+        by_bound[k.bound] = by_bound.get(k.bound, 0.0) + k.latency_s
     peak = max(by_unit, key=by_unit.__getitem__)
-    return RowSum(
-        latency_s=sum(k.latency_s for k in kernels),
+    latency = sum(k.latency_s for k in kernels)
+    return LayerEstimate(
+        name=name,
+        latency_s=latency,
+        share=latency / model_latency_s if model_latency_s else 0.0,
         compute_s=sum(k.compute_s for k in kernels),
         memory_s=sum(k.memory_s for k in kernels),
         launch_s=sum(k.launch_s for k in kernels),
         launches=len(kernels),
         flops=sum(k.flops for k in kernels),
         bytes=sum(k.bytes for k in kernels),
-        memory_bound_s=sum(k.latency_s for k in kernels if k.bound == "memory"),
-        compute_bound_s=sum(k.latency_s for k in kernels if k.bound == "compute"),
+        time_by_bound=by_bound,
         ridge=ridge_point(peak, bandwidth_gb_per_s),
     )
 
 
-def _bound_style(bound: str | None, share: float) -> str | None:
-    if bound == "memory":
-        return "red" if share >= 0.05 else "yellow"
-    if bound == "compute":
-        return "green"
-    return "dim"
-
-
 @dataclass(frozen=True)
 class RooflineEstimate:
-    """Latency estimates of one profile on one device; what report/render/export read."""
+    """Latency estimates of one profile on one device: per kernel, per layer and in total."""
 
     spec: HardwareSpec
     dtype: str
     batch: int
     fused: bool
     kernels: tuple[KernelEstimate, ...]
-    layer_names: tuple[str, ...]
-    layers: frozenset = field(repr=False, default=frozenset())  # the unfolded Layer rows
-    fused_into: dict[str, str] = field(default_factory=dict)
+    layers: tuple[LayerEstimate, ...]  # one per profiled layer, in the report's order
+    total: TotalEstimate
+    primary: UnitChoice  # the unit a GEMM runs on in this dtype: what the model's ridge point refers to
+    fused_into: Mapping[str, str] = field(default_factory=dict)  # a fused member's module -> its chain's head
     notes: tuple[str, ...] = ()
-
-    COLUMNS = ("Latency", "Share", "Bound", "I/ridge")
-
-    # ----------------------------------------------------------------------------- sums
+    _own_layers: frozenset[Layer] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def latency_s(self) -> float:
-        return sum(k.latency_s for k in self.kernels)
+        return self.total.latency_s
 
     @property
     def launches(self) -> int:
-        return len(self.kernels)
-
-    def _by_module(self) -> dict[str, list[KernelEstimate]]:
-        found: dict[str, list[KernelEstimate]] = {}
-        for k in self.kernels:
-            found.setdefault(k.module, []).append(k)
-        return found
-
-    def row(self, name: str, folded: bool = False) -> RowSum:
-        """A layer's own kernels, or (folded) every kernel of its subtree."""
-        bandwidth = self.spec.memory_bandwidth_gb_per_s.value
-        if not folded:
-            return sum_kernels((k for k in self.kernels if k.module == name), bandwidth)
-        prefix = name + "."
-        return sum_kernels(
-            (k for k in self.kernels if not name or k.module == name or k.module.startswith(prefix)), bandwidth
-        )
-
-    def layer_sums(self) -> dict[str, RowSum]:
-        bandwidth = self.spec.memory_bandwidth_gb_per_s.value
-        by_module = self._by_module()
-        return {name: sum_kernels(by_module.get(name, []), bandwidth) for name in self.layer_names}
+        return self.total.launches
 
     @property
     def memory_bound_fraction(self) -> float:
-        """Share of the latency spent in layers whose time is mostly memory-bound."""
-        total = self.latency_s
-        if not total:
-            return 0.0
-        return sum(r.latency_s for r in self.layer_sums().values() if r.bound == "memory") / total
-
-    def primary_unit(self) -> UnitChoice:
-        """The unit a GEMM runs on in this dtype: what the model-level ridge point refers to."""
-        matrix = self.spec.matrix_engine
-        if matrix is not None and matrix.peak(self.dtype) is not None:
-            return UnitChoice("matrix", self.dtype, matrix.peak(self.dtype).value, matrix.name)
-        vector = self.spec.vector_units
-        key = self.dtype if vector.peak(self.dtype) is not None else "fp32"
-        return UnitChoice("vector", key, vector.peak(key).value, vector.name)
+        return self.total.memory_bound_fraction
 
     @property
     def ridge_point(self) -> float:
-        return ridge_point(self.primary_unit().peak_tflop_per_s, self.spec.memory_bandwidth_gb_per_s.value)
+        return ridge_point(self.primary.peak_tflop_per_s, self.spec.memory_bandwidth_gb_per_s.value)
 
-    # ----------------------------------------------------------------------------- report / export
+    def primary_unit(self) -> UnitChoice:
+        return self.primary
 
-    def _fields(self, name: str, summed: RowSum) -> dict[str, Any]:
-        total = self.latency_s
-        return {
-            "latency_s": summed.latency_s,
-            "latency_share": summed.latency_s / total if total else 0.0,
-            "bound": summed.bound,
-            "compute_time_s": summed.compute_s,
-            "memory_time_s": summed.memory_s,
-            "launch_time_s": summed.launch_s,
-            "launches": summed.launches,
-            "intensity_vs_ridge": summed.intensity_vs_ridge,
-            "fused_into": self.fused_into.get(name) if not summed.launches else None,
-        }
+    def layer(self, name: str) -> LayerEstimate:
+        """The estimate of the profiled layer `name` (its own kernels)."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
 
-    def layer_fields(self, rows: Sequence[Layer] | None = None) -> dict[str, dict[str, Any]]:
-        """{row name: estimate fields}. A row that is not one of the profile's own layers is a
-        folded row (`Report.rows(depth=...)`): its latency is that of the whole subtree."""
-        if rows is None:
-            return {name: self._fields(name, summed) for name, summed in self.layer_sums().items()}
-        return {row.name: self._fields(row.name, self.row(row.name, folded=row not in self.layers)) for row in rows}
+    def subtree(self, name: str) -> LayerEstimate:
+        """Every kernel of `name`'s subtree added up: the estimate of a folded row (`--depth`)."""
+        prefix = name + "."
+        kernels = (k for k in self.kernels if not name or k.module == name or k.module.startswith(prefix))
+        return sum_kernels(name, kernels, self.spec.memory_bandwidth_gb_per_s.value, self.latency_s,
+                           self.fused_into.get(name))
 
-    def total_fields(self) -> dict[str, Any]:
-        latency = self.latency_s
-        return {
-            "latency_s": latency,
-            "throughput_per_s": self.batch / latency if latency else None,
-            "memory_bound_fraction": self.memory_bound_fraction,
-            "batch": self.batch,
-            "launches": self.launches,
-            "fused": self.fused,
-        }
+    def for_row(self, row: Layer) -> LayerEstimate:
+        """The estimate of a table row: the layer's own when it is one of the profile's layers, else
+        (a row folded by `Report.rows(depth=...)`) its subtree's."""
+        return self.layer(row.name) if row in self._own_layers else self.subtree(row.name)
 
-    def hardware_fields(self) -> dict[str, Any]:
-        return {**spec_fields(self.spec), "peak_unit": self.primary_unit().label, "ridge_point": self.ridge_point}
-
-    # ----------------------------------------------------------------------------- table cells
-
-    def row_cells(self, name: str, rows_are_folded: bool) -> list[tuple[str, str | None]]:
-        """(text, style) for the Latency, Share, Bound and I/ridge columns of one table row."""
-        summed = self.row(name, folded=rows_are_folded)
-        total = self.latency_s
-        share = summed.latency_s / total if total else 0.0
-        bound = summed.bound
-        if bound is None:
-            text = "fused" if name in self.fused_into and not rows_are_folded else "-"
-            return [("-" if not summed.latency_s else format_seconds(summed.latency_s), None), ("", None), (text, "dim"), ("", None)]
-        ratio = summed.intensity_vs_ridge
-        return [
-            (format_seconds(summed.latency_s), None),
-            (f"{share * 100:.1f}%", None),
-            (bound, _bound_style(bound, share)),
-            (f"{ratio:.2f}×" if ratio is not None else "-", None),
-        ]
-
-    def summary_rows(self, top: int = 3) -> list[tuple[str, str]]:
-        total = self.latency_s
-        unit = self.primary_unit()
-        rows = [
-            ("Hardware", f"{self.spec.name}: {self.spec.description}"),
-            ("Run", f"{self.dtype}, batch {self.batch}, {'fused (--fuse)' if self.fused else 'eager, one kernel per op'}, "
-                         f"{self.launches} launches"),
-            ("Est. latency", format_seconds(total)),
-            ("Throughput", f"{self.batch / total:,.1f} inferences/s at batch {self.batch}" if total else "-"),
-            ("Memory-bound", f"{self.memory_bound_fraction * 100:.1f}% of latency"),
-        ]
-        memory_layers = sorted(
-            ((name, r) for name, r in self.layer_sums().items() if r.bound == "memory"),
-            key=lambda item: item[1].latency_s,
-            reverse=True,
-        )[:top]
-        if memory_layers:
-            rows.append(("Top memory-bound", ", ".join(
-                f"{name or '(root)'} {format_seconds(r.latency_s)}" for name, r in memory_layers
-            )))
-        flops = sum(k.flops for k in self.kernels)
-        nbytes = sum(k.bytes for k in self.kernels)
-        if nbytes:
-            intensity = flops / nbytes
-            side = "below" if intensity < self.ridge_point else "above"
-            fused = " as fused" if self.fused else ""
-            rows.append(("Intensity", f"{intensity:.2f} FLOP/B{fused}, {side} the ridge point "
-                                      f"{self.ridge_point:.1f} FLOP/B ({unit.name}, {unit.dtype})"))
-        return rows
+    def layer_sums(self) -> dict[str, LayerEstimate]:
+        return {layer.name: layer for layer in self.layers}
 
 
 def _check_dtype(dtype: str, spec: HardwareSpec) -> str:
@@ -499,14 +413,51 @@ def estimate(
     fused_into = {
         member: group.module for group in groups if group.fused for member in group.members[1:]
     }
+    bandwidth = spec.memory_bandwidth_gb_per_s.value
+    latency = sum(k.latency_s for k in estimates)
+    by_module: dict[str, list[KernelEstimate]] = {}
+    for k in estimates:
+        by_module.setdefault(k.module, []).append(k)
+    layer_estimates = tuple(
+        sum_kernels(layer.name, by_module.get(layer.name, []), bandwidth, latency, fused_into.get(layer.name))
+        for layer in layers
+    )
+    by_bound: dict[Bound, float] = {}
+    for row in layer_estimates:
+        if row.bound is not None:
+            by_bound[row.bound] = by_bound.get(row.bound, 0.0) + row.latency_s
+    total = TotalEstimate(
+        latency_s=latency,
+        throughput_per_s=batch / latency if latency else None,
+        batch=batch,
+        launches=len(estimates),
+        fused=fuse,
+        flops=sum(k.flops for k in estimates),
+        bytes=sum(k.bytes for k in estimates),
+        fraction_by_bound={bound: by_bound.get(bound, 0.0) / latency if latency else 0.0 for bound in Bound},
+    )
     return RooflineEstimate(
         spec=spec,
         dtype=key,
         batch=batch,
         fused=fuse,
         kernels=estimates,
-        layer_names=tuple(layer.name for layer in layers),
-        layers=frozenset(layers),
+        layers=layer_estimates,
+        total=total,
+        primary=_primary_unit(spec, key),
         fused_into=fused_into,
         notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes),
+        _own_layers=frozenset(layers),
     )
+
+
+def _primary_unit(spec: HardwareSpec, dtype: str) -> UnitChoice:
+    """The unit a GEMM runs on in `dtype`: what the model-level ridge point refers to."""
+    matrix = spec.matrix_engine
+    if matrix is not None:
+        peak = matrix.peak(dtype)
+        if peak is not None:
+            return UnitChoice("matrix", dtype, peak.value, matrix.name)
+    vector = spec.vector_units
+    key = dtype if vector.peak(dtype) is not None else "fp32"
+    return UnitChoice("vector", key, vector.peak(key).value, vector.name)

@@ -207,7 +207,7 @@ def test_model_paths_are_relative_to_the_budget_file(tmp_path, monkeypatch):
     entry = B.load_budgets(Path("..") / "project" / "ci" / "budgets.yaml").models[0]
     assert Path(entry.target.rpartition(":")[0]).resolve() == (folder / "net.py").resolve()
     assert entry.target.endswith(":Net") and entry.name == "net.py:Net"
-    assert B.profile_entry(entry)["totals"]["macs"] == 18_944
+    assert B.profile_entry(entry).totals.macs == 18_944
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -215,35 +215,39 @@ def test_model_paths_are_relative_to_the_budget_file(tmp_path, monkeypatch):
 
 def test_profile_entry_measures_the_hand_counted_net(tmp_path, net):
     entry = entry_with(tmp_path, net, "{macs: 20K}")
-    totals = B.profile_entry(entry)["totals"]
-    assert (totals["macs"], totals["params"]) == (18_944, 5_336)
-    assert (totals["bytes_read"], totals["bytes_written"]) == (26_208, 4_136)
+    totals = B.profile_entry(entry).totals
+    assert (totals.macs, totals.params) == (18_944, 5_336)
+    assert (totals.bytes_read, totals.bytes_written) == (26_208, 4_136)
 
 
 def test_batch_and_dtype_reach_the_profile(tmp_path, net):
     # batch 2 doubles every MAC: 2 * 18,944; bytes are priced at 2 per element, weights read once per call
     entry = entry_with(tmp_path, net, "{macs: 100K}", extra="    batch: 2\n    dtype: fp16\n")
-    totals = B.profile_entry(entry)["totals"]
-    assert totals["macs"] == 37_888
+    totals = B.profile_entry(entry).totals
+    assert totals.macs == 37_888
     # fp16, batch 2: conv in 2*3*64*2 = 768 + w 216*2 = 432; relu 2*512*2 = 2,048; fc in 2*512*2 = 2,048 + w 5,120*2 = 10,240
-    assert totals["bytes_read"] == 768 + 432 + 2_048 + 2_048 + 10_240
+    assert totals.bytes_read == 768 + 432 + 2_048 + 2_048 + 10_240
     # written: conv 2*512*2 = 2,048; relu 2,048; fc 2*10*2 = 40
-    assert totals["bytes_written"] == 2_048 + 2_048 + 40
+    assert totals.bytes_written == 2_048 + 2_048 + 40
 
 
 def test_every_report_total_is_budgetable(tmp_path, net):
     report = B.profile_entry(entry_with(tmp_path, net, "{macs: 20K}"))
-    assert set(report["totals"]) <= set(B.METRICS)
+    assert set(B.numbers_of(report).totals) <= set(B.METRICS)
+    assert set(report.to_dict()["totals"]) <= set(B.METRICS)
 
 
 def test_every_roofline_total_is_budgetable(tmp_path, net):
     # fails when the report grows a total that METRICS neither budgets nor sets aside as a setting
     report = B.profile_entry(entry_with(tmp_path, net, "{latency_ms: 1}", extra="    hw: t4\n"))
-    assert {"latency_s", "throughput_per_s", "memory_bound_fraction", "launches"} <= set(report["totals"])
-    assert set(report["totals"]) - B.NOT_METRICS <= set(B.METRICS)
+    document = report.to_dict()
+    numbers = B.numbers_of(report)
+    assert {"latency_s", "throughput_per_s", "memory_bound_fraction", "launches"} <= set(numbers.totals)
+    assert set(document["totals"]) - B.NOT_METRICS <= set(B.METRICS)
+    assert set(numbers.totals) - B.NOT_METRICS <= set(B.METRICS)
     for metric in B.METRICS.values():
-        if metric.per_layer:  # every per-layer metric is a key of the layer dicts
-            assert set(metric.sources) <= set(report["layers"][1]), metric.name
+        if metric.per_layer:  # every per-layer metric is a number of each layer
+            assert set(metric.sources) <= set(numbers.layers["conv"]), metric.name
 
 
 def test_a_model_that_fails_to_import_is_an_error_naming_the_entry(tmp_path):
@@ -282,7 +286,7 @@ ROOFLINE = {**REPORT, "totals": {**REPORT["totals"], "latency_s": 0.0015, "throu
 
 
 def one(tmp_path, net, budgets: str, report=REPORT, extra: str = "", baseline=None, tolerance=0.0) -> B.ModelResult:
-    return B.check_model(entry_with(tmp_path, net, budgets, extra), report, baseline, tolerance)
+    return B.check_model(entry_with(tmp_path, net, budgets, extra), B.ModelNumbers.from_document(report), baseline, tolerance)
 
 
 @pytest.mark.parametrize(
@@ -427,7 +431,7 @@ def grown(factor_macs: int) -> dict:
     ],
 )
 def test_growth_beyond_tolerance_is_a_regression_even_within_budget(tmp_path, net, actual, tolerance, regressed):
-    baseline = B.baseline_dict(REPORT)
+    baseline = B.baseline_dict(B.ModelNumbers.from_document(REPORT))
     result = one(tmp_path, net, "{macs: 1G}", report=grown(actual), baseline=baseline, tolerance=tolerance)
     assert result.over == 0
     assert bool(result.regressed) is regressed
@@ -441,7 +445,7 @@ def test_growth_of_exactly_the_tolerance_passes():
 
 
 def test_a_floor_regresses_when_it_drops(tmp_path, net):
-    baseline = B.baseline_dict(ROOFLINE)
+    baseline = B.baseline_dict(B.ModelNumbers.from_document(ROOFLINE))
     report = {**ROOFLINE, "totals": {**ROOFLINE["totals"], "throughput_per_s": 646.0}}  # 666 -> 646 = -3.0 %
     for tolerance, regressed in ((0.02, True), (0.05, False)):
         result = one(tmp_path, net, "{throughput_per_s: 100}", report=report, extra="    hw: t4\n",
@@ -450,7 +454,7 @@ def test_a_floor_regresses_when_it_drops(tmp_path, net):
 
 
 def test_per_layer_baselines(tmp_path, net):
-    baseline = B.baseline_dict(REPORT)
+    baseline = B.baseline_dict(B.ModelNumbers.from_document(REPORT))
     layers = [dict(layer) for layer in REPORT["layers"]]
     layers[2]["macs"] = 5_300  # fc: 5,120 -> 5,300 = +3.5 %
     result = one(tmp_path, net, "{}", report={**REPORT, "layers": layers}, extra="    layers: {'*': {macs: 1M}}\n",
@@ -462,14 +466,14 @@ def test_per_layer_baselines(tmp_path, net):
 
 
 def test_growth_from_zero_is_infinite(tmp_path, net):
-    baseline = B.baseline_dict({**REPORT, "totals": {**REPORT["totals"], "buffers": 0}})
+    baseline = B.baseline_dict(B.ModelNumbers.from_document({**REPORT, "totals": {**REPORT["totals"], "buffers": 0}}))
     report = {**REPORT, "totals": {**REPORT["totals"], "buffers": 4}}
     (result,) = one(tmp_path, net, "{buffers: 10}", report=report, baseline=baseline, tolerance=0.5).results
     assert result.values[0].change == math.inf and result.regressed
 
 
 def test_baseline_dict_keeps_numbers_only():
-    data = B.baseline_dict(REPORT)
+    data = B.baseline_dict(B.ModelNumbers.from_document(REPORT))
     assert data["totals"]["macs"] == 18_944
     assert data["layers"]["conv"] == {"params": 216, "macs": 13_824, "flops": 27_648, "bytes_read": 1_632,
                                       "bytes_written": 2_048, "intensity": 27_648 / 3_680}
@@ -500,7 +504,7 @@ def test_a_model_missing_from_the_baseline_is_noted_not_failed(tmp_path, net):
     path = write_budgets(tmp_path, "models:\n  - model: net.py\n    inputs: [[1, 3, 8, 8]]\n    budgets: {macs: 20K}\n")
     baseline = tmp_path / "baseline.json"
     baseline.write_text('{"effprof_baseline": 1, "models": {}}')
-    result = B.check(path, baseline=baseline, tolerance=0.02, measure=lambda entry: REPORT)
+    result = B.check(path, baseline=baseline, tolerance=0.02, measure=lambda entry: B.ModelNumbers.from_document(REPORT))
     assert result.ok
     assert "not in the baseline" in result.models[0].notes[0]
     assert result.models[0].results[0].values[0].change is None
@@ -512,10 +516,10 @@ models:
   - {name: a, model: net.py, budgets: {macs: 20K, params: 5K}}
   - {name: b, model: net.py, budgets: {macs: 20K}, layers: {'c*': {macs: 14K}}}
 """)
-    result = B.check(path, measure=lambda entry: REPORT)
+    result = B.check(path, measure=lambda entry: B.ModelNumbers.from_document(REPORT))
     assert result.summary() == "2 models, 4 budgets: 1 over budget"
     assert not result.ok
-    ok = B.check(path, measure=lambda entry: {**REPORT, "totals": {**REPORT["totals"], "params": 4_000}})
+    ok = B.check(path, measure=lambda entry: B.ModelNumbers.from_document({**REPORT, "totals": {**REPORT["totals"], "params": 4_000}}))
     assert ok.summary() == "2 models, 4 budgets: all within" and ok.ok
 
 
@@ -523,16 +527,16 @@ models:
 
 
 def test_fuse_and_hw_reach_the_profile(tmp_path, net):
-    plain = B.profile_entry(entry_with(tmp_path, net, "{launches: 10}", extra="    hw: t4\n"))["totals"]
-    fused = B.profile_entry(entry_with(tmp_path, net, "{launches: 10}", extra="    hw: t4\n    fuse: true\n"))["totals"]
-    assert (plain["fused"], fused["fused"]) == (False, True)
+    plain = B.profile_entry(entry_with(tmp_path, net, "{launches: 10}", extra="    hw: t4\n")).estimate.total
+    fused = B.profile_entry(entry_with(tmp_path, net, "{launches: 10}", extra="    hw: t4\n    fuse: true\n")).estimate.total
+    assert (plain.fused, fused.fused) == (False, True)
     # unfused: conv, relu, fc are three kernels (the flatten is a view); fused: conv + relu is one
-    assert (plain["launches"], fused["launches"]) == (3, 2)
+    assert (plain.launches, fused.launches) == (3, 2)
 
 
 def test_latency_budget_on_t4(tmp_path, net):
     entry = entry_with(tmp_path, net, "{macs: 20K}", extra="    hw: t4\n")
-    latency_s = B.profile_entry(entry)["totals"]["latency_s"]
+    latency_s = B.profile_entry(entry).estimate.latency_s
     assert latency_s > 0
     # 1 % either side of the estimate, written in microseconds: a unit slip of 1000x cannot pass both
     for factor, over in ((1.01, False), (0.99, True)):
@@ -543,7 +547,7 @@ def test_latency_budget_on_t4(tmp_path, net):
 
 def test_per_layer_latency_on_t4(tmp_path, net):
     report = B.profile_entry(entry_with(tmp_path, net, "{macs: 20K}", extra="    hw: t4\n"))
-    conv_us = next(layer["latency_s"] for layer in report["layers"] if layer["name"] == "conv") * 1e6
+    conv_us = report.estimate.layer("conv").latency_s * 1e6
     for factor, over in ((1.01, False), (0.99, True)):
         entry = entry_with(tmp_path, net, "{}", extra=f"    hw: t4\n    layers: {{conv: {{latency_us: {conv_us * factor!r}}}}}\n")
         assert bool(B.check_model(entry, report).over) is over

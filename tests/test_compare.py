@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from profiler.document import document
 import torch
 from torch import nn
 
@@ -87,7 +89,7 @@ def test_dtype_halves_bytes_layer_by_layer():
 
 
 def test_json_form(mobilenets):
-    data = compare(mobilenets, top=2).to_dict()
+    data = document(compare(mobilenets, top=2))
     assert [e["macs"] for e in data["entries"]] == [568_740_352, 4_867_293_184]
     assert data["aligned"] is False and len(data["top"]) == 2 and len(data["top"][0]) == 2
     assert data["entries"][0]["latency_s"] is None  # no --hw: no estimate

@@ -10,6 +10,8 @@ from fractions import Fraction
 
 import pytest
 
+from profiler.document import document
+
 from profiler.convtable import ConvSpec, conv_table
 from profiler.errors import SpecError, UsageError
 
@@ -162,7 +164,7 @@ def test_dtype_and_batch():
 
 
 def test_json_rows_have_the_documented_keys(seed_table):
-    data = seed_table.to_dict()
+    data = document(seed_table)
     keys = {"kind", "params", "macs", "flops", "bytes_read", "bytes_written", "intensity", "latency_s", "bound", "ratio_macs"}
     assert all(keys <= set(row) for row in data["rows"])
     separable = data["rows"][-1]

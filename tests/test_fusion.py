@@ -55,15 +55,15 @@ def test_conv_bn_relu_removes_exactly_the_intermediate_tensors():
 
 def test_fused_chain_time_lands_on_the_head_layer():
     report = profiler.profile(cbr(), torch.randn(1, 16, 56, 56), hardware="a4000", fuse=True)
-    fields = report.estimate.layer_fields()
+    fields = report.estimate.layer_sums()
     # one launch: FLOPs 29,102,080 on the CUDA cores (fp32 standard conv) at 19.2e12 x 0.7 = 13.44e12,
     # bytes 620,672 at 448e9 x 0.8 = 358.4e9
     compute = 29_102_080 / 13.44e12  # 2.1653e-6 s
     memory = 620_672 / 358.4e9  # 1.7318e-6 s
-    assert fields["0"]["latency_s"] == pytest.approx(max(compute, memory) + 4e-6, **EXACT)
-    assert fields["0"]["bound"] == "compute"  # fusion raised its intensity past the derated ridge
-    assert fields["1"]["latency_s"] == fields["2"]["latency_s"] == 0.0
-    assert fields["1"]["fused_into"] == fields["2"]["fused_into"] == "0"
+    assert fields["0"].latency_s == pytest.approx(max(compute, memory) + 4e-6, **EXACT)
+    assert fields["0"].bound == "compute"  # fusion raised its intensity past the derated ridge
+    assert fields["1"].latency_s == fields["2"].latency_s == 0.0
+    assert fields["1"].fused_into == fields["2"].fused_into == "0"
     assert report.estimate.launches == 1
     eager = profiler.profile(cbr(), torch.randn(1, 16, 56, 56), hardware="a4000").estimate
     assert eager.launches == 3

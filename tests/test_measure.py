@@ -9,6 +9,9 @@ import math
 import random
 
 import pytest
+
+from profiler.document import document
+from profiler.results import ProfileResult
 import torch
 from torch import nn
 
@@ -180,9 +183,11 @@ def test_measure_rows_carry_predicted_and_measured_on_a_small_cnn(write_model):
     assert conv.predicted_s > 0 and conv.measured_s > 0 and conv.ratio == conv.predicted_s / conv.measured_s
     assert result.predicted_total_s == pytest.approx(report.to_dict()["totals"]["latency_s"])
     assert result.measured_total_s > 0 and result.error_percent is not None
-    fields = result.layer_fields()["conv"]
-    assert set(fields) == {"measured_latency_s", "predicted_latency_s", "latency_ratio"}
-    assert result.to_dict()["device"] == "cpu"
+    data = document(ProfileResult(report, result))
+    fields = next(layer for layer in data["layers"] if layer["name"] == "conv")
+    assert {"measured_latency_s", "predicted_latency_s", "latency_ratio"} <= set(fields)
+    assert fields["measured_latency_s"] == conv.measured_s and fields["latency_ratio"] == conv.ratio
+    assert data["measurement"]["device"] == "cpu"
 
 
 def test_measure_without_hardware_says_there_is_nothing_to_compare(write_model):

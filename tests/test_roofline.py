@@ -21,7 +21,7 @@ import profiler
 from profiler.errors import UsageError
 from profiler.export import to_csv, to_json, to_markdown
 from profiler.hardware import load_spec
-from profiler.render import render_report
+from profiler.render import render_report, summary_rows
 from profiler.roofline import (
     choose_unit,
     compute_time_s,
@@ -66,61 +66,61 @@ def test_latency_never_decreases_as_bytes_grow(nbytes):
 def test_depthwise_conv_on_the_a4000_is_memory_bound_with_the_exact_time():
     model = nn.Sequential(nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False))
     report = _profile(model, torch.randn(1, 32, 112, 112), hardware="a4000")
-    fields = report.estimate.layer_fields()["0"]
+    fields = report.estimate.layer("0")
     # MACs 32·112·112·9 = 3,612,672, FLOPs 7,225,344 (depthwise: CUDA cores, fp32)
     # bytes: input 32·112·112·4 = 1,605,632 + weight 32·9·4 = 1,152 + output 1,605,632 = 3,212,416
     compute = 7_225_344 / 13.44e12  # = 5.376e-7 s
     memory = 3_212_416 / 358.4e9  # = 8.9632142857e-6 s
     assert compute == pytest.approx(5.376e-7, **EXACT)
-    assert fields["compute_time_s"] == pytest.approx(compute, **EXACT)
-    assert fields["memory_time_s"] == pytest.approx(memory, **EXACT)
-    assert fields["latency_s"] == pytest.approx(8.963214285714286e-6 + 4e-6, **EXACT)
-    assert fields["bound"] == "memory"
-    assert fields["launches"] == 1
+    assert fields.compute_s == pytest.approx(compute, **EXACT)
+    assert fields.memory_s == pytest.approx(memory, **EXACT)
+    assert fields.latency_s == pytest.approx(8.963214285714286e-6 + 4e-6, **EXACT)
+    assert fields.bound == "memory"
+    assert fields.launches == 1
     # intensity 7,225,344 / 3,212,416 = 2.2492 FLOP/B against the fp32 ridge 19.2e12 / 448e9 = 42.857
-    assert fields["intensity_vs_ridge"] == pytest.approx((7_225_344 / 3_212_416) / (19.2e12 / 448e9), **EXACT)
+    assert fields.intensity_vs_ridge == pytest.approx((7_225_344 / 3_212_416) / (19.2e12 / 448e9), **EXACT)
 
 
 def test_large_fp16_gemm_on_the_t4_is_compute_bound_with_the_exact_time():
     model = nn.Linear(4096, 4096, bias=False)
     report = _profile(model, torch.randn(4096, 4096), hardware="t4", dtype="fp16")
-    fields = report.estimate.layer_fields()[""]
+    fields = report.estimate.layer("")
     # mm 4096³: MACs 68,719,476,736, FLOPs 137,438,953,472 on the tensor cores at 65 x 0.6 = 39e12
     # bytes: (input + weight + output) 3 · 4096² · 2 = 100,663,296 at 256e9 B/s = 3.93216e-4 s
-    assert fields["compute_time_s"] == pytest.approx(137_438_953_472 / 39e12, **EXACT)  # 3.5240757e-3 s
-    assert fields["memory_time_s"] == pytest.approx(3.93216e-4, **EXACT)
-    assert fields["latency_s"] == pytest.approx(137_438_953_472 / 39e12 + 4e-6, **EXACT)
-    assert fields["bound"] == "compute"
+    assert fields.compute_s == pytest.approx(137_438_953_472 / 39e12, **EXACT)  # 3.5240757e-3 s
+    assert fields.memory_s == pytest.approx(3.93216e-4, **EXACT)
+    assert fields.latency_s == pytest.approx(137_438_953_472 / 39e12 + 4e-6, **EXACT)
+    assert fields.bound == "compute"
 
 
 def test_dtype_halves_bytes_and_moves_the_gemm_onto_the_tensor_cores():
     model = nn.Linear(1024, 1024)
-    fp32 = _profile(model, torch.randn(1, 1024), hardware="a4000").estimate.layer_fields()[""]
-    fp16 = _profile(model, torch.randn(1, 1024), hardware="a4000", dtype="fp16").estimate.layer_fields()[""]
+    fp32 = _profile(model, torch.randn(1, 1024), hardware="a4000").estimate.layer("")
+    fp16 = _profile(model, torch.randn(1, 1024), hardware="a4000", dtype="fp16").estimate.layer("")
     # addmm at batch 1: FLOPs 2·1024·1024 + 1024 (bias) = 2,098,176
     # fp32 bytes: input 4,096 + weight 4,194,304 + bias 4,096 + output 4,096 = 4,206,592 (CUDA cores)
-    assert fp32["compute_time_s"] == pytest.approx(2_098_176 / 13.44e12, **EXACT)
-    assert fp32["memory_time_s"] == pytest.approx(4_206_592 / 358.4e9, **EXACT)  # 1.1737e-5 s
+    assert fp32.compute_s == pytest.approx(2_098_176 / 13.44e12, **EXACT)
+    assert fp32.memory_s == pytest.approx(4_206_592 / 358.4e9, **EXACT)  # 1.1737e-5 s
     # fp16 bytes: half, 2,103,296; FLOPs on the tensor cores at 53.676e12
-    assert fp16["compute_time_s"] == pytest.approx(2_098_176 / 53.676e12, **EXACT)
-    assert fp16["memory_time_s"] == pytest.approx(2_103_296 / 358.4e9, **EXACT)
-    assert fp32["bound"] == fp16["bound"] == "memory"  # batch 1 reads the whole weight for 2 FLOP/weight
+    assert fp16.compute_s == pytest.approx(2_098_176 / 53.676e12, **EXACT)
+    assert fp16.memory_s == pytest.approx(2_103_296 / 358.4e9, **EXACT)
+    assert fp32.bound == fp16.bound == "memory"  # batch 1 reads the whole weight for 2 FLOP/weight
 
 
 def test_batch_turns_the_linear_layer_compute_bound_and_raises_throughput():
     model = nn.Linear(1024, 1024)
     small = _profile(model, torch.randn(1, 1024), hardware="a4000", dtype="fp16").estimate
     large = _profile(model, torch.randn(1, 1024), hardware="a4000", dtype="fp16", batch=4096).estimate
-    fields = large.layer_fields()[""]
+    fields = large.layer("")
     # batch 4096: FLOPs 2·4096·1024·1024 + 4096·1024 = 8,594,128,896 at 53.676e12
     # bytes: input 8,388,608 + weight 2,097,152 + bias 2,048 + output 8,388,608 = 18,876,416
-    assert fields["compute_time_s"] == pytest.approx(8_594_128_896 / 53.676e12, **EXACT)  # 1.601e-4 s
-    assert fields["memory_time_s"] == pytest.approx(18_876_416 / 358.4e9, **EXACT)  # 5.267e-5 s
-    assert fields["bound"] == "compute"
-    assert small.layer_fields()[""]["bound"] == "memory"
+    assert fields.compute_s == pytest.approx(8_594_128_896 / 53.676e12, **EXACT)  # 1.601e-4 s
+    assert fields.memory_s == pytest.approx(18_876_416 / 358.4e9, **EXACT)  # 5.267e-5 s
+    assert fields.bound == "compute"
+    assert small.layer("").bound == "memory"
     assert large.batch == 4096 and small.batch == 1
-    assert large.total_fields()["throughput_per_s"] == pytest.approx(4096 / fields["latency_s"], **EXACT)
-    assert large.total_fields()["throughput_per_s"] > 100 * small.total_fields()["throughput_per_s"]
+    assert large.total.throughput_per_s == pytest.approx(4096 / fields.latency_s, **EXACT)
+    assert large.total.throughput_per_s > 100 * small.total.throughput_per_s
 
 
 def test_views_cost_nothing_and_launch_nothing():
@@ -131,18 +131,18 @@ def test_views_cost_nothing_and_launch_nothing():
     estimate = _profile(Flatten(), torch.randn(2, 3, 4), hardware="a4000").estimate
     assert estimate.launches == 0
     assert estimate.latency_s == 0.0
-    assert estimate.total_fields()["throughput_per_s"] is None
+    assert estimate.total.throughput_per_s is None
 
 
 def test_layers_add_up_to_the_model():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
     estimate = _profile(model, torch.randn(2, 3, 32, 32), hardware="t4").estimate
-    layers = estimate.layer_fields()
-    assert sum(f["latency_s"] for f in layers.values()) == pytest.approx(estimate.latency_s, **EXACT)
-    assert sum(f["latency_share"] for f in layers.values()) == pytest.approx(1.0, **EXACT)
+    layers = estimate.layer_sums()
+    assert sum(f.latency_s for f in layers.values()) == pytest.approx(estimate.latency_s, **EXACT)
+    assert sum(f.share for f in layers.values()) == pytest.approx(1.0, **EXACT)
     assert estimate.launches == 4  # conv, BN, ReLU, addmm: Flatten and the weight's transpose are views
     # every launch costs 4 µs on the t4
-    assert sum(f["launch_time_s"] for f in layers.values()) == pytest.approx(4 * 4e-6, **EXACT)
+    assert sum(f.launch_s for f in layers.values()) == pytest.approx(4 * 4e-6, **EXACT)
 
 
 # --------------------------------------------------------------------------------- unit choice
@@ -198,22 +198,22 @@ def mobilenet():
 
 
 def test_every_depthwise_conv_of_mobilenet_is_memory_bound_on_the_a4000(mobilenet):
-    fields = mobilenet.estimate.layer_fields()
+    fields = mobilenet.estimate.layer_sums()
     depthwise = [layer.name for layer in mobilenet.layers if layer.conv_kind == "depthwise"]
     assert len(depthwise) == 13
-    assert all(fields[name]["bound"] == "memory" for name in depthwise)
+    assert all(fields[name].bound == "memory" for name in depthwise)
 
 
 def test_folded_rows_sum_their_subtree(mobilenet):
-    fields = mobilenet.estimate.layer_fields()
+    fields = mobilenet.estimate.layer_sums()
     rows = mobilenet.rows(depth=2)
-    folded = mobilenet.estimate.layer_fields(rows)
+    folded = {row.name: mobilenet.estimate.for_row(row) for row in rows}
     block = [name for name in fields if name.startswith("features.1.")]
     assert len(block) == 6  # dw.0-2, pw.0-2
-    assert folded["features.1"]["latency_s"] == pytest.approx(sum(fields[n]["latency_s"] for n in block), **EXACT)
+    assert folded["features.1"].latency_s == pytest.approx(sum(fields[n].latency_s for n in block), **EXACT)
     # the root row keeps only its own ops (the flatten view): nothing
-    assert folded[""]["latency_s"] == 0.0
-    assert sum(f["latency_s"] for f in folded.values()) == pytest.approx(mobilenet.estimate.latency_s, **EXACT)
+    assert folded[""].latency_s == 0.0
+    assert sum(f.latency_s for f in folded.values()) == pytest.approx(mobilenet.estimate.latency_s, **EXACT)
 
 
 def test_json_gains_hardware_layer_and_total_fields(mobilenet):
@@ -254,7 +254,7 @@ def test_the_table_shows_latency_share_and_coloured_bound(mobilenet):
 
 
 def test_summary_rows(mobilenet):
-    summary = dict(mobilenet.estimate.summary_rows())
+    summary = dict(summary_rows(mobilenet.estimate))
     assert summary["Est. latency"].endswith("µs")
     assert "at batch 1" in summary["Throughput"]
     assert "below the ridge point 42.9 FLOP/B" in summary["Intensity"]

@@ -19,6 +19,7 @@ from ..api import profile_loaded
 from ..compare import Comparison, LayerCell, compare
 from ..convtable import ConvSpec, ConvTable, conv_table
 from ..crosscheck import Crosscheck, check_size, crosscheck
+from ..document import document
 from ..errors import UsageError, did_you_mean
 from ..loading import load_model, parse_input_spec
 from ..report import Report
@@ -158,7 +159,7 @@ def conv_command(
     spec = ConvSpec(in_channels, out_channels, kernel, size, stride=stride, groups=groups, bias=bias, batch=batch,
                     padding=padding)
     table = conv_table(spec, dtype=dtype, hardware=hw)
-    _emit(fmt, conv_renderable(table), conv_markdown(table), table.to_dict())
+    _emit(fmt, conv_renderable(table), conv_markdown(table), document(table))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def compare_command(
             reports.append(report)
             labels.append(loaded.name + (f" @ {device}" if device else ""))
     comparison = compare(reports, labels, top=top)
-    _emit(fmt, compare_renderable(comparison), compare_markdown(comparison), comparison.to_dict())
+    _emit(fmt, compare_renderable(comparison), compare_markdown(comparison), document(comparison))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,4 +394,4 @@ def crosscheck_command(
         model, inputs = loaded.rebuild_real()
     with progress("Counting with effprof, fvcore and FlopCounterMode…"):
         check = crosscheck(model, inputs, name=loaded.name)
-    _emit(fmt, crosscheck_renderable(check), crosscheck_markdown(check), check.to_dict())
+    _emit(fmt, crosscheck_renderable(check), crosscheck_markdown(check), document(check))

@@ -8,7 +8,7 @@ import typer
 
 from ..hardware import bundled_specs, load_spec
 from ..render import hardware_detail, hardware_list_table
-from ..roofline import spec_fields
+from ..document import document
 from .app import app, stdout
 
 __all__ = ["hw_app"]
@@ -30,7 +30,7 @@ def list_command(
     """Every bundled spec: bandwidth, peak per dtype and ridge point."""
     specs = bundled_specs()
     if as_json:
-        typer.echo(json.dumps([spec_fields(s) for s in specs], indent=2))
+        typer.echo(json.dumps(document(list(specs)), indent=2))
         return
     stdout.print(hardware_list_table(specs))
 
@@ -43,6 +43,6 @@ def show_command(
     """One spec in full, every number with its source (also validates a YAML file of your own)."""
     spec = load_spec(name)
     if as_json:
-        typer.echo(json.dumps(spec_fields(spec), indent=2))
+        typer.echo(json.dumps(document(spec), indent=2))
         return
     stdout.print(hardware_detail(spec))

@@ -15,11 +15,13 @@ from ..errors import UsageError
 from ..export import FORMATS, export
 from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
-from ..measure import DEFAULT_REPEATS, measure_loaded, measured_report_dict
+from ..document import document
+from ..measure import DEFAULT_REPEATS, measure_loaded
 from ..plot import check_plot_path, plot_roofline
 from ..byop import by_operator
 from ..precision import parse_precision
 from ..render import by_op_tables, render_report
+from ..results import ProfileResult
 from ..render_measure import render_measurement
 from ..report import LATENCY_SORT, SORT_KEYS
 from .app import app, progress, stderr, stdout
@@ -93,10 +95,7 @@ def profile_command(
     rows = report.rows(depth=depth, sort=sort, top=top)
     operators = by_operator(report.kernels, {layer.name: layer.calls for layer in report.layers}) if by_op else None
     if fmt == "json" and (measurement is not None or operators is not None):
-        data = measured_report_dict(report, measurement) if measurement is not None else report.to_dict()
-        if operators is not None:
-            data["by_op"] = operators.to_dict()
-        write_output(json.dumps(data, indent=2), output)
+        write_output(json.dumps(document(ProfileResult(report, measurement, operators)), indent=2), output)
         return
     if fmt == "table":
         parts = [render_report(report, rows)]

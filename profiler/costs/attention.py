@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, register
+from ..vocabulary import KernelFamily
 from .softmax import SOFTMAX_FLOPS_PER_ELEMENT
 
 __all__ = ["attention_cost"]
@@ -96,6 +97,6 @@ def attention_cost(event: OpEvent) -> OpCost:
         flops=2 * macs + SOFTMAX_FLOPS_PER_ELEMENT * scores,
         bytes_read=read,
         bytes_written=event.outputs[0].nbytes,
-        family="attention",
+        family=KernelFamily.ATTENTION,
         engine="matrix",
     )

@@ -12,6 +12,7 @@ import math
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["conv_kind", "convolution_cost"]
 
@@ -47,7 +48,8 @@ def convolution_cost(event: OpEvent) -> OpCost:
         flops=2 * macs + bias_flops,
         bytes_read=read,
         bytes_written=written,
-        family="conv",
+        family=KernelFamily.CONV,
         engine="matrix",
         conv_kind=kind,
+        channels_per_group=in_channels // groups,
     )

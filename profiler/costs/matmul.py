@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..events import OpEvent
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__: list[str] = []
 
@@ -20,7 +21,7 @@ def _gemm(event: OpEvent, macs: int, bias_elements: int = 0) -> OpCost:
         flops=2 * macs + bias_elements,
         bytes_read=read,
         bytes_written=written,
-        family="matmul",
+        family=KernelFamily.MATMUL,
         engine="matrix",
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..events import OpEvent, tensor_args
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["VIEW_OPS", "COPY_OPS", "FACTORY_OPS", "GATHER_OPS"]
 
@@ -49,20 +50,20 @@ GATHER_OPS = ("embedding", "index_select", "gather", "index", "_unsafe_index", "
 
 @register(*VIEW_OPS)
 def view_cost(event: OpEvent) -> OpCost:
-    return OpCost(family="view", engine="none")
+    return OpCost(family=KernelFamily.VIEW, engine="none")
 
 
 @register(*COPY_OPS)
 def copy_cost(event: OpEvent) -> OpCost:
     read, written = io_bytes(event)
-    return OpCost(bytes_read=read, bytes_written=written, family="copy")
+    return OpCost(bytes_read=read, bytes_written=written, family=KernelFamily.COPY)
 
 
 @register("copy")
 def copy_into_cost(event: OpEvent) -> OpCost:
     # copy_(dst, src): the destination is overwritten, not read
     src = event.args[1]
-    return OpCost(bytes_read=src.nbytes, bytes_written=event.outputs[0].nbytes, family="copy")
+    return OpCost(bytes_read=src.nbytes, bytes_written=event.outputs[0].nbytes, family=KernelFamily.COPY)
 
 
 @register("index_copy", "index_put")
@@ -84,7 +85,7 @@ def write_rows_cost(event: OpEvent) -> OpCost:
 
 @register(*FACTORY_OPS)
 def factory_cost(event: OpEvent) -> OpCost:
-    return OpCost(bytes_written=sum(t.nbytes for t in event.outputs[:1]), family="copy")
+    return OpCost(bytes_written=sum(t.nbytes for t in event.outputs[:1]), family=KernelFamily.COPY)
 
 
 @register(*GATHER_OPS)
@@ -96,5 +97,5 @@ def gather_cost(event: OpEvent) -> OpCost:
     return OpCost(
         bytes_read=index_bytes + out.nbytes,
         bytes_written=out.nbytes,
-        family="gather",
+        family=KernelFamily.GATHER,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["BATCH_NORM_FLOPS", "NORM_FLOPS", "AFFINE_FLOPS", "RMS_NORM_FLOPS"]
 
@@ -24,14 +25,15 @@ AFFINE_FLOPS = 2
 RMS_NORM_FLOPS = 3
 
 
-def _norm(event: OpEvent, tensors: list, flops_per_element: int) -> OpCost:
+def _norm(event: OpEvent, tensors: list, flops_per_element: int, training: bool = False) -> OpCost:
     read = sum(t.nbytes for t in tensors if isinstance(t, TensorMeta))
     out = event.outputs[0]
     return OpCost(
         flops=flops_per_element * out.numel,
         bytes_read=read,
         bytes_written=out.nbytes,
-        family="norm",
+        family=KernelFamily.NORM,
+        training=training,
     )
 
 
@@ -40,7 +42,7 @@ def batch_norm_cost(event: OpEvent) -> OpCost:
     # (input, weight, bias, running_mean, running_var, training, momentum, eps)
     training = bool(event.args[5]) if len(event.args) > 5 and isinstance(event.args[5], bool) else False
     per_element = NORM_FLOPS + AFFINE_FLOPS if training else BATCH_NORM_FLOPS
-    return _norm(event, list(event.args[:5]), per_element)
+    return _norm(event, list(event.args[:5]), per_element, training=training)
 
 
 @register("_native_batch_norm_legit_no_training")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..events import OpEvent
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["ELEMENTWISE_OPS"]
 
@@ -41,5 +42,5 @@ def elementwise_cost(event: OpEvent) -> OpCost:
         flops=sum(t.numel for t in event.outputs[:1]),
         bytes_read=read,
         bytes_written=written,
-        family="elementwise",
+        family=KernelFamily.ELEMENTWISE,
     )

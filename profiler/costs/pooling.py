@@ -14,6 +14,7 @@ import math
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["UPSAMPLE_FLOPS_PER_OUTPUT"]
 
@@ -78,7 +79,7 @@ def window_pool_cost(event: OpEvent) -> OpCost:
         flops=math.prod(kernel) * event.outputs[0].numel,
         bytes_read=read,
         bytes_written=written,
-        family="pool",
+        family=KernelFamily.POOL,
     )
 
 
@@ -91,14 +92,14 @@ def reduction_cost(event: OpEvent) -> OpCost:
             flops=out.numel,
             bytes_read=sum(t.nbytes for t in operands),
             bytes_written=out.nbytes,
-            family="elementwise",
+            family=KernelFamily.ELEMENTWISE,
         )
     read, written = _primary_io(event)
     return OpCost(
         flops=event.args[0].numel,
         bytes_read=read,
         bytes_written=written,
-        family="reduction",
+        family=KernelFamily.REDUCTION,
     )
 
 
@@ -109,5 +110,5 @@ def upsample_cost(event: OpEvent) -> OpCost:
         flops=UPSAMPLE_FLOPS_PER_OUTPUT[event.name] * event.outputs[0].numel,
         bytes_read=read,
         bytes_written=written,
-        family="upsample",
+        family=KernelFamily.UPSAMPLE,
     )

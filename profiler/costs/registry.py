@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 from ..events import OpEvent, TensorMeta, tensor_args
+from ..vocabulary import KernelFamily, out_of_place
 
 __all__ = ["OpCost", "Formula", "FREE_OPS", "FORMULA_NAMESPACES", "register", "formula_for", "is_free",
            "registered_ops", "io_bytes"]
@@ -23,15 +24,27 @@ Engine = Literal["matrix", "vector", "none"]
 
 @dataclass(frozen=True, slots=True)
 class OpCost:
-    """Cost of one kernel. `engine` says which units would run it (roofline picks peaks by it)."""
+    """Cost of one kernel. `engine` says which units would run it (roofline picks peaks by it).
+
+    The formula also records the facts about the call that pricing and fusion need later, so they
+    never re-derive them from the numbers: a convolution's input channels per group (thin groups
+    run on the vector units), and whether a batch norm computes batch statistics (training mode,
+    which cannot be folded into a convolution).
+    """
 
     macs: int = 0
     flops: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
-    family: str = "elementwise"
+    family: KernelFamily = KernelFamily.ELEMENTWISE
     engine: Engine = "vector"
     conv_kind: str | None = None
+    channels_per_group: int | None = None
+    training: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.family) is not KernelFamily:  # a formula of the user's may pass the plain word
+            object.__setattr__(self, "family", KernelFamily(self.family))
 
     @property
     def bytes_total(self) -> int:
@@ -85,8 +98,8 @@ def formula_for(op: str) -> Formula | None:
     """The formula for the full op name `op` (`aten::relu`); an in-place variant (`aten::relu_`)
     uses its out-of-place formula. None for every op of another namespace."""
     found = _FORMULAS.get(op)
-    if found is None and op.endswith("_") and not op.endswith("__"):
-        found = _FORMULAS.get(op[:-1])
+    if found is None and out_of_place(op) != op:
+        found = _FORMULAS.get(out_of_place(op))
     return found
 
 

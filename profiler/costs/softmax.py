@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..events import OpEvent
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["SOFTMAX_FLOPS_PER_ELEMENT"]
 
@@ -17,5 +18,5 @@ def softmax_cost(event: OpEvent) -> OpCost:
         flops=SOFTMAX_FLOPS_PER_ELEMENT * event.outputs[0].numel,
         bytes_read=read,
         bytes_written=written,
-        family="softmax",
+        family=KernelFamily.SOFTMAX,
     )
