@@ -96,6 +96,8 @@ METRICS: dict[str, Metric] = {
         Metric("latency_us", "seconds", ("latency_s",), needs_hw=True, unit=1e-6),
         Metric("throughput_per_s", "rate", ("throughput_per_s",), higher_is_better=True, needs_hw=True, per_layer=False),
         Metric("memory_bound_fraction", "fraction", ("memory_bound_fraction",), needs_hw=True, per_layer=False),
+        Metric("compute_bound_fraction", "fraction", ("compute_bound_fraction",), needs_hw=True, per_layer=False),
+        Metric("overhead_fraction", "fraction", ("overhead_fraction",), needs_hw=True, per_layer=False),
         Metric("launches", "count", ("launches",), needs_hw=True),  # kernel launches, after fusion
     )
 }
@@ -474,7 +476,8 @@ def numbers_of(report: Report) -> ModelNumbers:
         e = estimate.total
         totals.update({
             "latency_s": e.latency_s, "throughput_per_s": e.throughput_per_s,
-            "memory_bound_fraction": e.memory_bound_fraction, "batch": e.batch, "launches": e.launches,
+            "memory_bound_fraction": e.memory_bound_fraction, "compute_bound_fraction": e.compute_bound_fraction,
+            "overhead_fraction": e.overhead_fraction, "batch": e.batch, "launches": e.launches,
         })
     layers: dict[str, dict[str, float]] = {}
     for layer in report.layers:

@@ -52,6 +52,8 @@ class TotalsRow:
     memory_bound_fraction: float | None
     ratios: Mapping[str, float | None]  # RATIO_KEYS -> this row's value / the first row's
     inputs_guessed: bool = False  # the input shape was guessed from the model's first layer
+    compute_bound_fraction: float | None = None
+    overhead_fraction: float | None = None
 
     @property
     def bytes_total(self) -> int:
@@ -160,6 +162,8 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             memory_bound_fraction=estimate.memory_bound_fraction if estimate is not None else None,
             ratios={},
             inputs_guessed=report.inputs_guessed,
+            compute_bound_fraction=estimate.compute_bound_fraction if estimate is not None else None,
+            overhead_fraction=estimate.overhead_fraction if estimate is not None else None,
         )
         first = totals[0] if totals else entry
         totals.append(replace(entry, ratios={key: ratio(entry.value(key), first.value(key)) for key in RATIO_KEYS}))

@@ -115,6 +115,8 @@ def _total_estimate(total: TotalEstimate) -> dict[str, Any]:
         "latency_s": total.latency_s,
         "throughput_per_s": total.throughput_per_s,
         "memory_bound_fraction": total.memory_bound_fraction,
+        "compute_bound_fraction": total.compute_bound_fraction,
+        "overhead_fraction": total.overhead_fraction,
         "batch": total.batch,
         "launches": total.launches,
         "fused": total.fused,
@@ -223,7 +225,8 @@ def _totals_row(row: TotalsRow) -> dict[str, Any]:
         "params": row.params, "macs": row.macs, "flops": row.flops,
         "bytes_read": row.bytes_read, "bytes_written": row.bytes_written, "intensity": row.intensity,
         "latency_s": row.latency_s, "throughput_per_s": row.throughput_per_s,
-        "memory_bound_fraction": row.memory_bound_fraction, "ratios": dict(row.ratios),
+        "memory_bound_fraction": row.memory_bound_fraction, "compute_bound_fraction": row.compute_bound_fraction,
+        "overhead_fraction": row.overhead_fraction, "ratios": dict(row.ratios),
         "inputs_guessed": row.inputs_guessed,
     }
 

@@ -17,13 +17,14 @@ from typing import Any
 from .errors import UsageError
 from .report import Report
 from .roofline import RooflineEstimate, ridge_point
+from .vocabulary import Bound
 
 __all__ = ["PLOT_SUFFIXES", "check_plot_path", "plot_roofline"]
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 INSTALL_HINT = "pip install 'effprof[plot]'"
 LABELLED_LAYERS = 5
-_BOUND_COLOURS = {"memory": "#d62728", "compute": "#2ca02c"}
+_BOUND_COLOURS = {Bound.MEMORY.value: "#d62728", Bound.COMPUTE.value: "#2ca02c", Bound.OVERHEAD.value: "#9467bd"}
 
 
 def _figure_class() -> Any:
@@ -47,7 +48,7 @@ def _points(estimate: RooflineEstimate) -> list[tuple[str, float, float, str, fl
     found = []
     for name, row in estimate.layer_sums().items():
         if row.latency_s > 0 and row.flops > 0 and row.bytes > 0:
-            found.append((name or "(root)", row.flops / row.bytes, row.flops / row.latency_s / 1e12, row.bound or "memory", row.latency_s))
+            found.append((name or "(root)", row.flops / row.bytes, row.flops / row.latency_s / 1e12, (row.bound or Bound.MEMORY).value, row.latency_s))
     return found
 
 

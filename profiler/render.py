@@ -54,6 +54,8 @@ def _bound_style(bound: Bound | None, share: float) -> str | None:
         return "red" if share >= 0.05 else "yellow"
     if bound is Bound.COMPUTE:
         return "green"
+    if bound is Bound.OVERHEAD:
+        return "magenta"
     return "dim"
 
 
@@ -83,6 +85,9 @@ def summary_rows(estimate: RooflineEstimate, top: int = 3) -> list[tuple[str, st
         ("Est. latency", format_seconds(total.latency_s)),
         ("Throughput", f"{total.throughput_per_s:,.1f} inferences/s at batch {total.batch}" if total.throughput_per_s else "-"),
         ("Memory-bound", f"{total.memory_bound_fraction * 100:.1f}% of latency"),
+        ("Compute-bound", f"{total.compute_bound_fraction * 100:.1f}% of latency"),
+        ("Overhead-bound", f"{total.overhead_fraction * 100:.1f}% of latency (layers whose fixed per-kernel cost "
+                           "outweighs their FLOPs and bytes)"),
     ]
     memory_layers = sorted((r for r in estimate.layers if r.bound is Bound.MEMORY), key=lambda r: r.latency_s, reverse=True)[:top]
     if memory_layers:

@@ -6,7 +6,8 @@ Per kernel (CONVENTIONS.md, Roofline):
 the vector units; depthwise and small-group convolutions always run on the vector units (cuDNN
 and oneDNN do not map them onto tensor cores or AMX tiles). A dtype the vector units do not list
 is widened to fp32 in registers, as PyTorch's elementwise kernels do. Views (engine "none") cost
-nothing and launch nothing. `bound` is memory when the bytes term is the larger one.
+nothing and launch nothing. `bound` is the largest of the three terms: overhead when the fixed
+per-kernel cost exceeds both others, else memory when the bytes term is the larger one, else compute.
 A layer's latency is the sum of its kernels', the model's the sum of its layers'.
 
 The functions at the top are the model; `estimate()` applies them to a profile and returns a
@@ -145,6 +146,10 @@ class KernelEstimate:
 
     @property
     def bound(self) -> Bound:
+        """The larger of the three terms: a tiny kernel's fixed cost can outweigh both its FLOPs and
+        its bytes, and calling it memory-bound would send the reader after bytes that cost nothing."""
+        if self.launch_s > max(self.compute_s, self.memory_s):
+            return Bound.OVERHEAD
         return Bound.MEMORY if self.memory_s > self.compute_s else Bound.COMPUTE
 
 
