@@ -15,6 +15,8 @@ from fractions import Fraction
 from functools import singledispatch
 from typing import Any, Sequence
 
+from .advise import AdviceReport
+from .advise.findings import Cost, Finding, ModelTotals
 from .aggregate import Layer
 from .budget import BudgetResult, CheckResult, ModelResult
 from .compare import Comparison, LayerCell, LayerRow, TotalsRow
@@ -358,3 +360,47 @@ def _json_number(value: float | None) -> float | str | None:
     if value is not None and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value
+
+
+# ---------------------------------------------------------------------------------------- advice
+
+
+@document.register
+def _advice(report: AdviceReport) -> dict[str, Any]:
+    """docs/advise.md"""
+    return {
+        "model": report.model,
+        "hardware": report.hardware,
+        "totals": _model_totals(report.totals),
+        "findings": [_finding(finding) for finding in report.findings],
+        "notes": list(report.notes),
+    }
+
+
+def _cost(cost: Cost) -> dict[str, Any]:
+    return {"latency_s": cost.latency_s, "bytes": cost.bytes}
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "layers": list(finding.layers),
+        "message": finding.message,
+        "evidence": dict(finding.evidence),
+        "before": _cost(finding.before),
+        "after": _cost(finding.after),
+        "saving_s": finding.saving_s,
+        "saving_fraction": finding.saving_fraction,
+    }
+
+
+def _model_totals(totals: ModelTotals) -> dict[str, Any]:
+    return {
+        **_cost(totals.cost),
+        "params": totals.params,
+        "macs": totals.macs,
+        "flops": totals.flops,
+        "launches": totals.launches,
+        "dtype": totals.dtype,
+        "batch": totals.batch,
+    }

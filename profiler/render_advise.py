@@ -12,6 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .document import document
 from .advise import AdviceReport, Finding
 from .units import format_bytes, format_seconds
 
@@ -109,4 +110,4 @@ def advice_markdown(report: AdviceReport) -> str:
 
 
 def advice_json(report: AdviceReport) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    return json.dumps(document(report), indent=2) + "\n"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+
+from profiler.document import document
 import torch
 from torch import nn
 
@@ -311,7 +313,7 @@ def test_findings_sorted_by_saving_and_filtered_by_min_saving():
     floor = report.findings[1].saving_fraction
     kept = advise(model, torch.randn(1, 16, 8, 8), hardware=MEMORY_BOUND, min_saving=floor)
     assert [f.saving_fraction >= floor for f in kept.findings] == [True] * len(kept.findings) and len(kept.findings) == 2
-    data = report.to_dict()
+    data = document(report)
     assert set(data) == {"model", "hardware", "totals", "findings", "notes"}
     assert set(data["findings"][0]) == {"rule", "layers", "message", "evidence", "before", "after", "saving_s", "saving_fraction"}
     assert data["totals"]["latency_s"] == report.totals.cost.latency_s

@@ -21,8 +21,6 @@ class Cost:
         on a part (one layer, a fused engine) applied to the whole model."""
         return Cost(self.latency_s - (before.latency_s - after.latency_s), self.bytes - (before.bytes - after.bytes))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"latency_s": self.latency_s, "bytes": self.bytes}
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,6 @@ class Finding:
     def saving_bytes(self) -> int:
         return self.before.bytes - self.after.bytes
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "layers": list(self.layers),
-            "message": self.message,
-            "evidence": dict(self.evidence),
-            "before": self.before.to_dict(),
-            "after": self.after.to_dict(),
-            "saving_s": self.saving_s,
-            "saving_fraction": self.saving_fraction,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +61,6 @@ class ModelTotals:
     dtype: str
     batch: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.cost.to_dict(),
-            "params": self.params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "launches": self.launches,
-            "dtype": self.dtype,
-            "batch": self.batch,
-        }
-
 
 @dataclass(frozen=True)
 class AdviceReport:
@@ -96,13 +72,3 @@ class AdviceReport:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     rules: tuple[str, ...] = ()  # the rules that were run
     notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON interface (docs/advise.md); add keys, never rename."""
-        return {
-            "model": self.model,
-            "hardware": self.hardware,
-            "totals": self.totals.to_dict(),
-            "findings": [finding.to_dict() for finding in self.findings],
-            "notes": list(self.notes),
-        }

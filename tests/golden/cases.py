@@ -82,6 +82,10 @@ CASES: dict[str, list[str]] = {
     "compare-mnv1-resnet18-a4000.table.txt": ["compare", MNV1, RESNET18, "--hw", "a4000", "-k", "3"],
     "compare-mnv1-resnet18-a4000.json": ["compare", MNV1, RESNET18, "--hw", "a4000", "-k", "3", "-f", "json"],
     "compare-mnv1-resnet18-a4000.md": ["compare", MNV1, RESNET18, "--hw", "a4000", "-k", "3", "-f", "markdown"],
+    # design advice priced on a device
+    "advise-mnv1-a4000.table.txt": ["advise", MNV1, "--hw", "a4000"],
+    "advise-mnv1-a4000.json": ["advise", MNV1, "--hw", "a4000", "-f", "json"],
+    "advise-mnv1-a4000.md": ["advise", MNV1, "--hw", "a4000", "-f", "markdown"],
     # effprof against fvcore and FlopCounterMode
     "crosscheck-mnv1.table.txt": ["crosscheck", MNV1, "-i", "1,3,64,64"],
     "crosscheck-mnv1.json": ["crosscheck", MNV1, "-i", "1,3,64,64", "-f", "json"],
