@@ -24,6 +24,7 @@ from .convtable import ConvRow, ConvTable
 from .crosscheck import Crosscheck, Difference, ModuleCheck
 from .hardware import HardwareSpec
 from .byop import ByOperator, OpTotals
+from .llm import LlmResult
 from .measure import Measurement
 from .report import Report
 from .results import ProfileResult
@@ -403,4 +404,69 @@ def _model_totals(totals: ModelTotals) -> dict[str, Any]:
         "launches": totals.launches,
         "dtype": totals.dtype,
         "batch": totals.batch,
+    }
+
+
+# ------------------------------------------------------------------------------------------ llm
+
+
+@document.register
+def _llm(result: LlmResult) -> dict[str, Any]:
+    """The JSON document (docs/llm.md, JSON); keys are added, never renamed."""
+    p, d, g, m = result.prefill, result.decode, result.generation, result.memory
+    return {
+        "model": result.model,
+        "hardware": result.hardware,
+        "precision": {
+            "weights": result.precision.weights,
+            "activations": result.precision.activations,
+            "kv_cache": result.precision.kv_cache,
+            "group_size": result.precision.group_size,
+            "zero_points": result.precision.zero_points,
+        },
+        "batch": result.batch,
+        "prefill": {"tokens": p.tokens, "macs": p.macs, "flops": p.flops, "bytes": p.bytes, "latency_s": p.latency_s, "bound": p.bound},
+        "decode": {
+            "context_start": d.context_start,
+            "context_end": d.context_end,
+            "steps": d.steps,
+            "latency_s_per_token": {"first": d.first_s, "last": d.last_s, "mean": d.mean_s},
+            "tokens_per_s": d.tokens_per_s,
+            "tokens_per_s_total": d.tokens_per_s_total,
+            "bound": d.bound,
+            "macs_per_token": {"first": d.macs_first, "last": d.macs_last},
+            "bytes_per_token": {"first": d.bytes_first, "last": d.bytes_last},
+            "integration": d.integration,
+            "eager_dynamic_cache": {
+                "latency_s_per_token": {"first": d.eager_cache_first_s, "last": d.eager_cache_last_s,
+                                        "mean": d.eager_cache_total_s / d.steps if d.steps else None},
+                "total_s": d.eager_cache_total_s,
+            },
+        },
+        "generation": {"time_to_first_token_s": g.time_to_first_token_s, "total_s": g.total_s, "tokens_per_s": g.tokens_per_s},
+        "memory": {
+            "weights_bytes": m.weights_bytes,
+            "kv_cache_bytes": m.kv_cache_bytes,
+            "activations_peak_bytes": m.activations_peak_bytes,
+            "total_bytes": m.total_bytes,
+            "device_bytes": m.device_bytes,
+            "fits": m.fits,
+            "max_batch": m.max_batch,
+        },
+        "batches": [
+            {
+                "batch": r.batch,
+                "time_to_first_token_s": r.time_to_first_token_s,
+                "decode_latency_s_per_token": r.decode_mean_s,
+                "tokens_per_s": r.tokens_per_s,
+                "tokens_per_s_total": r.tokens_per_s_total,
+                "memory_bytes": r.memory_bytes,
+                "fits": r.fits,
+                "prefill_bound": r.prefill_bound,
+                "decode_bound": r.decode_bound,
+            }
+            for r in result.batches
+        ],
+        "launch_overhead": "eager" if result.eager_launches else "none (CUDA graphs)",
+        "notes": list(result.notes),
     }

@@ -501,65 +501,6 @@ class LlmResult:
                 return before.batch, after.batch
         return None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document (docs/llm.md, JSON); keys are added, never renamed."""
-        p, d, g, m = self.prefill, self.decode, self.generation, self.memory
-        return {
-            "model": self.model,
-            "hardware": self.hardware,
-            "precision": {
-                "weights": self.precision.weights,
-                "activations": self.precision.activations,
-                "kv_cache": self.precision.kv_cache,
-                "group_size": self.precision.group_size,
-                "zero_points": self.precision.zero_points,
-            },
-            "batch": self.batch,
-            "prefill": {"tokens": p.tokens, "macs": p.macs, "flops": p.flops, "bytes": p.bytes, "latency_s": p.latency_s, "bound": p.bound},
-            "decode": {
-                "context_start": d.context_start,
-                "context_end": d.context_end,
-                "steps": d.steps,
-                "latency_s_per_token": {"first": d.first_s, "last": d.last_s, "mean": d.mean_s},
-                "tokens_per_s": d.tokens_per_s,
-                "tokens_per_s_total": d.tokens_per_s_total,
-                "bound": d.bound,
-                "macs_per_token": {"first": d.macs_first, "last": d.macs_last},
-                "bytes_per_token": {"first": d.bytes_first, "last": d.bytes_last},
-                "integration": d.integration,
-                "eager_dynamic_cache": {
-                    "latency_s_per_token": {"first": d.eager_cache_first_s, "last": d.eager_cache_last_s,
-                                            "mean": d.eager_cache_total_s / d.steps if d.steps else None},
-                    "total_s": d.eager_cache_total_s,
-                },
-            },
-            "generation": {"time_to_first_token_s": g.time_to_first_token_s, "total_s": g.total_s, "tokens_per_s": g.tokens_per_s},
-            "memory": {
-                "weights_bytes": m.weights_bytes,
-                "kv_cache_bytes": m.kv_cache_bytes,
-                "activations_peak_bytes": m.activations_peak_bytes,
-                "total_bytes": m.total_bytes,
-                "device_bytes": m.device_bytes,
-                "fits": m.fits,
-                "max_batch": m.max_batch,
-            },
-            "batches": [
-                {
-                    "batch": r.batch,
-                    "time_to_first_token_s": r.time_to_first_token_s,
-                    "decode_latency_s_per_token": r.decode_mean_s,
-                    "tokens_per_s": r.tokens_per_s,
-                    "tokens_per_s_total": r.tokens_per_s_total,
-                    "memory_bytes": r.memory_bytes,
-                    "fits": r.fits,
-                    "prefill_bound": r.prefill_bound,
-                    "decode_bound": r.decode_bound,
-                }
-                for r in self.batches
-            ],
-            "launch_overhead": "eager" if self.eager_launches else "none (CUDA graphs)",
-            "notes": list(self.notes),
-        }
 
 
 # ------------------------------------------------------------------------------------ running

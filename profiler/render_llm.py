@@ -7,6 +7,7 @@ import json
 from rich.console import Group
 from rich.table import Table
 
+from .document import document
 from .llm import LlmResult
 from .units import format_bytes, format_seconds, si
 
@@ -95,4 +96,4 @@ def llm_markdown(result: LlmResult) -> str:
 
 
 def llm_json(result: LlmResult) -> str:
-    return json.dumps(result.to_dict(), indent=2) + "\n"
+    return json.dumps(document(result), indent=2) + "\n"

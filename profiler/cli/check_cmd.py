@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Optional
 
 import typer
 
-from ..budget import ModelEntry, baseline_file_dict, check, profile_entry
+from ..budget import ModelEntry, ModelNumbers, baseline_file_dict, check, measure_entry
 from ..errors import UsageError, did_you_mean
 from ..render_budget import budget_json, budget_markdown, budget_tables
 from ..units import parse_percent
@@ -22,9 +22,9 @@ from .app import app, progress, stdout
 CHECK_FORMATS = ("table", "json", "markdown")
 
 
-def _measure(entry: ModelEntry) -> Mapping[str, Any]:
+def _measure(entry: ModelEntry) -> ModelNumbers:
     with progress(f"Profiling {entry.name}…"):
-        return profile_entry(entry)
+        return measure_entry(entry)
 
 
 @app.command("check")

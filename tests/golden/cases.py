@@ -28,6 +28,7 @@ MNV1_STD = "examples/mobilenet_v1_standard.py"
 RESNET18 = "examples/zoo/resnet18.py"
 VIT = "examples/zoo/vit_tiny.py"
 BUDGETS = "configs/budgets.example.yaml"
+LLM = "tests/golden/models/tiny-llama"  # a 2-layer Llama config.json: no weights, nothing downloaded
 CONV = ["conv", "--in-channels", "64", "--out-channels", "128", "--size", "56"]
 
 CASES: dict[str, list[str]] = {
@@ -86,6 +87,10 @@ CASES: dict[str, list[str]] = {
     "advise-mnv1-a4000.table.txt": ["advise", MNV1, "--hw", "a4000"],
     "advise-mnv1-a4000.json": ["advise", MNV1, "--hw", "a4000", "-f", "json"],
     "advise-mnv1-a4000.md": ["advise", MNV1, "--hw", "a4000", "-f", "markdown"],
+    # an LLM from its config alone: prefill, decode, memory
+    "llm-tiny-t4.table.txt": ["llm", LLM, "--hw", "t4", "-p", "16", "-g", "8", "-b", "1,4"],
+    "llm-tiny-t4.json": ["llm", LLM, "--hw", "t4", "-p", "16", "-g", "8", "-b", "1,4", "-f", "json"],
+    "llm-tiny-t4.md": ["llm", LLM, "--hw", "t4", "-p", "16", "-g", "8", "-b", "1,4", "-f", "markdown"],
     # effprof against fvcore and FlopCounterMode
     "crosscheck-mnv1.table.txt": ["crosscheck", MNV1, "-i", "1,3,64,64"],
     "crosscheck-mnv1.json": ["crosscheck", MNV1, "-i", "1,3,64,64", "-f", "json"],
