@@ -41,6 +41,7 @@ class KernelFamily(_Word):
     UPSAMPLE = "upsample"
     COPY = "copy"
     GATHER = "gather"
+    NUMERIC = "numeric"  # triangular solves, FFTs, searches in sorted tensors
     VIEW = "view"  # an alias of its input: no kernel, no time
 
 

@@ -74,13 +74,13 @@ def write_rows_cost(event: OpEvent) -> OpCost:
     # read once and the whole output written.
     if not event.inplace:
         read, written = io_bytes(event)
-        return OpCost(bytes_read=read, bytes_written=written, family="copy")
+        return OpCost(bytes_read=read, bytes_written=written, family=KernelFamily.COPY)
     destination = event.args[0]
     source = event.args[3] if event.name.startswith("index_copy") else event.args[2]
     rows = source.numel * destination.itemsize
     read = sum(t.nbytes for t in tensor_args(event.args[1:]))
     accumulate = event.name.startswith("index_put") and len(event.args) > 3 and bool(event.args[3])
-    return OpCost(bytes_read=read + (rows if accumulate else 0), bytes_written=rows, family="copy")
+    return OpCost(bytes_read=read + (rows if accumulate else 0), bytes_written=rows, family=KernelFamily.COPY)
 
 
 @register(*FACTORY_OPS)

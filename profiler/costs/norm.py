@@ -75,7 +75,7 @@ def weight_norm_cost(event: OpEvent) -> OpCost:
         flops=2 * v.numel + g.numel,
         bytes_read=v.nbytes + g.nbytes,
         bytes_written=out.nbytes,
-        family="norm",
+        family=KernelFamily.NORM,
     )
 
 

@@ -18,6 +18,7 @@ import math
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, io_bytes, register
+from ..vocabulary import KernelFamily
 
 __all__ = ["FFT_FLOPS_PER_POINT_LOG2"]
 
@@ -26,7 +27,7 @@ FFT_FLOPS_PER_POINT_LOG2 = 5
 
 def _cost(event: OpEvent, flops: int) -> OpCost:
     read, written = io_bytes(event)
-    return OpCost(flops=int(flops), bytes_read=read, bytes_written=written, family="numeric")
+    return OpCost(flops=int(flops), bytes_read=read, bytes_written=written, family=KernelFamily.NUMERIC)
 
 
 @register("linalg_solve_triangular")

@@ -68,7 +68,7 @@ def grid_sample_cost(event: OpEvent) -> OpCost:
     flops = _GRID_SAMPLE_FLOPS[(event.name, int(event.args[2]))] * event.outputs[0].numel
     x, grid = event.args[0], event.args[1]
     return OpCost(flops=flops, bytes_read=x.nbytes + grid.nbytes, bytes_written=event.outputs[0].nbytes,
-                  family="upsample")
+                  family=KernelFamily.UPSAMPLE)
 
 
 @register(*_SPATIAL_DIMS)
