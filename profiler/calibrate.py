@@ -46,6 +46,7 @@ from torch import nn
 
 from .errors import UsageError
 from .hardware import HardwareSpec, load_spec, parse_spec
+from .plausible import busy_warnings, family_problem, load_average, retry, tier_problems
 from .yamlfile import load_yaml
 from .measure import cpu_name, median, memory_available_bytes, num_threads, pick_device
 
@@ -75,6 +76,8 @@ class FamilyReading:
     efficiency: float
     overhead_us: float
     how: str
+    term: str = ""  # "compute" or "memory": the roofline term the efficiency scales
+    typical_us: tuple[float, ...] = ()  # the measured times of the typical sizes
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Calibration:
     tiers: list[tuple[int, float]] = field(default_factory=list)  # (working-set bytes, GB/s) for the roofline
     families: dict[str, FamilyReading] = field(default_factory=dict)
     caches: list[tuple[str, float, str]] = field(default_factory=list)  # (name, KiB, per)
+    warnings: tuple[str, ...] = ()  # the machine was busy while measuring (plausible.busy_warnings)
 
     def source(self, reading: Reading) -> str:
         return f"measured by effprof calibrate on {self.date} on {self.device_name}: {reading.how}"
@@ -106,6 +110,7 @@ class _Timer:
 
     def __init__(self, device: str) -> None:
         self.cuda = device == "cuda"
+        self.worst_spread = 1.0  # slowest / fastest repeat of any one measurement: how busy the machine was
 
     def _now(self) -> Any:
         if self.cuda:
@@ -137,7 +142,10 @@ class _Timer:
             fn()
         one = max(self._batch(fn, 1), 1e-7)
         inner = max(1, min(100_000, int(batch_s / one)))
-        return [self._batch(fn, inner) for _ in range(repeats)]
+        times = [self._batch(fn, inner) for _ in range(repeats)]
+        if min(times) > 0:
+            self.worst_spread = max(self.worst_spread, max(times) / min(times))
+        return times
 
     def median_s(self, fn: Callable[[], Any], *, warmup: int, repeats: int, batch_s: float) -> float:
         """The typical time per call: for what kernels usually take (probes, launch overhead)."""
@@ -314,19 +322,22 @@ def _allow_tf32(allowed: bool, device: str) -> Iterator[None]:
 
 
 def calibrate(*, device: str | None = None, quick: bool = False, families: bool = True, cache_tiers: bool = True,
-              threads: int | None = None, progress: Progress | None = None) -> Calibration:
+              threads: int | None = None, progress: Progress | None = None, keep_implausible: bool = False) -> Calibration:
     """Measure this machine (the GPU when `device` is 'cuda' or one is present, else the CPU).
 
     `families=False` skips the kernel-family probes (the spec then holds the plain roofline's numbers);
     `cache_tiers=False` leaves the cache-bandwidth tiers out (the families are probed against the
     spec without them);
     `threads` sets torch's intra-op thread count for the run (default: as it is).
+    A probe that stays implausible after MEASURE_TRIES measurements (plausible.py) raises UsageError,
+    unless `keep_implausible`: then it is kept and named in `warnings`.
     """
     with num_threads(threads):
-        return _calibrate(pick_device(device), quick, families, cache_tiers, progress)
+        return _calibrate(pick_device(device), quick, families, cache_tiers, progress, keep_implausible)
 
 
-def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, progress: Progress | None) -> Calibration:
+def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, progress: Progress | None,
+               keep_implausible: bool = False) -> Calibration:
     plan = _plan(quick, device)
     timer = _Timer(device)
     gemms = _GEMM_DTYPES[device]
@@ -346,7 +357,13 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
     memory = Reading(dram, f"copy of {plan.dram_bytes / 1e9:.2f} GB, bytes read + written, best of {plan.repeats}")
 
     step("cache bandwidth sweep")
-    curve = _bandwidth_curve(timer, plan, device)
+    curve, problems = retry(lambda: _bandwidth_curve(timer, plan, device),
+                            lambda c: "; ".join(tier_problems(bandwidth_tiers(c, dram), dram)) or None, MEASURE_TRIES)
+    kept: list[str] = []
+    if problems is not None and cache_tiers:
+        if not keep_implausible:
+            raise _implausible(problems, timer)
+        kept.append(f"kept implausible numbers (--keep-implausible): {problems}")
 
     matrix: dict[str, Reading] = {}
     for name, dtype, tf32 in gemms:
@@ -396,13 +413,42 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
         found = {}
         for key, probe in PROBES.items():
             step(f"{key} probe")
-            result = _probe(probe, base, timer, plan, device)
+            result, problem = retry(
+                lambda: _probe(probe, base, timer, plan, device),  # noqa: B023 - called before the loop moves on
+                lambda r: None if r is None else family_problem(  # noqa: B023
+                    key, r.efficiency, r.overhead_us, r.term, r.typical_us, launch.value, bool(calibration.tiers)),
+                MEASURE_TRIES,
+            )
+            if problem is not None and result is not None:
+                hard = family_problem(key, result.efficiency, result.overhead_us, result.term, result.typical_us,
+                                      launch.value, bool(calibration.tiers), strict=False)
+                if keep_implausible:
+                    kept.append(f"kept implausible numbers (--keep-implausible): {problem}")
+                elif hard is not None or not quick:
+                    raise _implausible(problem, timer)
+                else:  # quick mode's short GEMMs on a busy machine measure the peak low; the probe is kept
+                    kept.append(f"kept {problem} (quick mode; a full calibration refuses it)")
             if result is not None:
                 found[key] = result
         calibration = replace(calibration, families=found)
+    calibration = replace(calibration, warnings=tuple(
+        kept + busy_warnings(load_average(), os.cpu_count() or 1, timer.worst_spread)))
     if progress is not None:
         progress("done", len(steps), len(steps))
     return calibration
+
+
+MEASURE_TRIES = 3  # a probe (or the cache sweep) breaking a plausibility rule is measured again, this often in all
+
+
+def _implausible(problem: str, timer: _Timer) -> UsageError:
+    busy = busy_warnings(load_average(), os.cpu_count() or 1, timer.worst_spread)
+    why = f" ({'; '.join(busy)})" if busy else ""
+    return UsageError(
+        f"calibration refused, measured {MEASURE_TRIES} times and still implausible: {problem}{why}; "
+        "nothing was written: rerun effprof calibrate on a quiet machine (--no-families or --no-cache-tiers leave "
+        "those refinements out; --keep-implausible writes the numbers anyway, with warnings)"
+    )
 
 
 def _curve_text(curve: list[tuple[int, float]]) -> str:
@@ -543,7 +589,8 @@ def _probe(probe: Probe, base: HardwareSpec, timer: _Timer, plan: _Plan, device:
                       f"{efficiency:.3g}" for shapes, measured, work, efficiency in found)
     how = (f"{probe.what}, measured vs the roofline's {term} term after a {overhead * 1e6:.1f} us fixed cost "
            f"(the same op on {tiny_shape}), medians of {plan.repeats}: {parts}; median taken")
-    return FamilyReading(median([row[3] for row in found]), overhead * 1e6, how)
+    return FamilyReading(median([row[3] for row in found]), overhead * 1e6, how, term,
+                         tuple(measured * 1e6 for _, measured, _, _ in found))
 
 
 # -------------------------------------------------------------------------------------- the spec
@@ -619,6 +666,7 @@ def spec_yaml(calibration: Calibration, name: str) -> str:
     ]
     if calibration.bandwidth_curve:
         header.append("# copy bandwidth by working set: " + _curve_text(calibration.bandwidth_curve))
+    header += [f"# warning: {warning}" for warning in calibration.warnings]
     body = yaml.safe_dump(spec_dict(calibration, name), sort_keys=False, allow_unicode=True, width=1000)
     return "\n".join(header) + "\n" + body
 

@@ -23,7 +23,9 @@ MEASURED = "measured by effprof calibrate on "
 @pytest.fixture(scope="module")
 def quick():
     steps = []
-    result = calibrate(quick=True, device="cpu", progress=lambda step, done, total: steps.append((step, done, total)))
+    # keep_implausible: the tests check the spec's form, not its timings, on a machine shared with other jobs
+    result = calibrate(quick=True, device="cpu", progress=lambda step, done, total: steps.append((step, done, total)),
+                       keep_implausible=True)
     return result, steps
 
 

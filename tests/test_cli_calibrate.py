@@ -18,7 +18,8 @@ def calibrated(tmp_path_factory):
     from profiler.cli import main
 
     path = tmp_path_factory.mktemp("hw") / "this_machine.yaml"
-    assert main(["calibrate", "--output", str(path), "--quick", "--name", "this-machine"]) == 0
+    # --keep-implausible: the tests check the spec's form, not its timings, on a machine shared with other jobs
+    assert main(["calibrate", "--output", str(path), "--quick", "--name", "this-machine", "--keep-implausible"]) == 0
     return path
 
 

@@ -26,6 +26,7 @@ def calibrate_command(
     threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads to measure with (default: torch's)."),
     no_families: bool = typer.Option(False, "--no-families", help="Skip the kernel-family probes: a plain roofline spec."),
     cache_tiers: bool = typer.Option(True, "--cache-tiers/--no-cache-tiers", help="Price kernels whose bytes fit in cache at the cache's copy bandwidth (docs/accuracy.md)."),
+    keep_implausible: bool = typer.Option(False, "--keep-implausible", help="Write the spec even when a probe stays implausible after 3 tries (named in warnings); for busy CI machines."),
 ) -> None:
     """Measure this machine (bandwidth, GEMM peaks, launch overhead, kernel families) into a hardware spec."""
     if output.suffix not in (".yaml", ".yml"):
@@ -39,7 +40,7 @@ def calibrate_command(
             bar.update(task, description=f"Calibrating {target}: {step}", completed=done, total=total)
 
         result = calibrate(device=target, quick=quick, families=not no_families, cache_tiers=cache_tiers,
-                           threads=threads, progress=report)
+                           threads=threads, progress=report, keep_implausible=keep_implausible)
     spec = write_spec(result, output, name)
     stdout.print(f"wrote {output} ({spec.name}: {result.device_name}, {result.threads} threads)")
     stdout.print(f"  memory bandwidth  {spec.memory_bandwidth_gb_per_s.value:g} GB/s")
@@ -53,6 +54,8 @@ def calibrate_command(
         stdout.print(f"  kernel families   {len(spec.kernel_families)} probed (efficiency, fixed cost): "
                      + ", ".join(f"{k} {f.efficiency:.2g}/{f.overhead_us:.3g}µs" for k, f in spec.kernel_families.items()))
     stdout.print(f"use it: effprof MODEL.py --hw {output} [--measure]")
+    for warning in result.warnings:
+        stderr.print(f"warning: {warning}")
 
 
 @app.command("validate")
