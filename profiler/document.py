@@ -425,7 +425,8 @@ def _llm(result: LlmResult) -> dict[str, Any]:
             "zero_points": result.precision.zero_points,
         },
         "batch": result.batch,
-        "prefill": {"tokens": p.tokens, "macs": p.macs, "flops": p.flops, "bytes": p.bytes, "latency_s": p.latency_s, "bound": p.bound},
+        "prefill": {"tokens": p.tokens, "macs": p.macs, "flops": p.flops, "bytes": p.bytes, "latency_s": p.latency_s, "bound": p.bound,
+                    "compute_bound_from_batch": p.compute_bound_from_batch},
         "decode": {
             "context_start": d.context_start,
             "context_end": d.context_end,
@@ -434,6 +435,7 @@ def _llm(result: LlmResult) -> dict[str, Any]:
             "tokens_per_s": d.tokens_per_s,
             "tokens_per_s_total": d.tokens_per_s_total,
             "bound": d.bound,
+            "compute_bound_from_batch": d.compute_bound_from_batch,
             "macs_per_token": {"first": d.macs_first, "last": d.macs_last},
             "bytes_per_token": {"first": d.bytes_first, "last": d.bytes_last},
             "integration": d.integration,

@@ -275,6 +275,7 @@ class _Priced:
     macs: int
     flops: int
     bytes: int
+    parameter_memory_s: tuple[float, ...] = ()  # the part of memory_s spent reading parameters
 
     @property
     def latency_s(self) -> float:
@@ -282,9 +283,34 @@ class _Priced:
 
     @property
     def bound(self) -> str:
-        memory = sum(max(c, m) for c, m in zip(self.compute_s, self.memory_s) if m > c)
-        compute = sum(c for c, m in zip(self.compute_s, self.memory_s) if m <= c)
-        return "memory" if memory >= compute else "compute"
+        return _bound(self.compute_s, self.memory_s)
+
+    def compute_bound_from_batch(self, batch: int, limit: int = 1 << 20) -> int | None:
+        """The smallest batch at which this step would be compute-bound, extrapolated from its
+        kernels at `batch`: parameters are read once whatever the batch; FLOPs and every other byte
+        (activations, the KV cache) grow in proportion to it. None when not even at `limit`."""
+
+        def compute_bound(b: int) -> bool:
+            scale = b / batch
+            memory = [p + (m - p) * scale for m, p in zip(self.memory_s, self.parameter_memory_s)]
+            return _bound([c * scale for c in self.compute_s], memory) == "compute"
+
+        if not compute_bound(limit):
+            return None
+        low, high = 0, limit  # compute-bound at high; not at low (or low is 0)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if compute_bound(middle):
+                high = middle
+            else:
+                low = middle
+        return high
+
+
+def _bound(compute: Sequence[float], memory: Sequence[float]) -> str:
+    memory_bound = sum(m for c, m in zip(compute, memory) if m > c)
+    compute_bound = sum(c for c, m in zip(compute, memory) if m <= c)
+    return "memory" if memory_bound >= compute_bound else "compute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +318,7 @@ class _KernelPrice:
     compute_s: float
     memory_s: float
     eager_memory_s: float
+    parameter_memory_s: float
     macs: int
     flops: int
     bytes: int
@@ -366,6 +393,7 @@ class _Pricer:
             compute_s=seconds,
             memory_s=memory_time_s(priced.bytes_total, bandwidth, memory_efficiency),
             eager_memory_s=memory_time_s(eager.bytes_total, bandwidth, memory_efficiency),
+            parameter_memory_s=memory_time_s(priced.parameter_bytes, bandwidth, memory_efficiency),
             macs=priced.macs,
             flops=priced.flops,
             bytes=priced.bytes_total,
@@ -377,7 +405,7 @@ class _Pricer:
         DynamicCache would run it (only the cache writes differ). Kernels alike in everything
         the price depends on (every decoder layer's, mostly) are priced once."""
         launch = self.spec.launch_overhead_s if self.eager else 0.0
-        compute, memory, eager_memory = [], [], []
+        compute, memory, eager_memory, parameter_memory = [], [], [], []
         macs = flops = nbytes = eager_bytes = 0
         for kernel in step.kernels:
             key = _signature(kernel, step.roles)
@@ -392,12 +420,13 @@ class _Pricer:
             compute.append(found.compute_s)
             memory.append(found.memory_s)
             eager_memory.append(found.eager_memory_s)
+            parameter_memory.append(found.parameter_memory_s)
             macs += found.macs
             flops += found.flops
             nbytes += found.bytes
             eager_bytes += found.eager_bytes
         launches = (launch,) * len(compute)
-        in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes)
+        in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes, tuple(parameter_memory))
         concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, macs, flops, eager_bytes)
         return in_place, concatenating
 
@@ -413,6 +442,7 @@ class PrefillResult:
     bytes: int
     latency_s: float
     bound: str
+    compute_bound_from_batch: int | None = None  # extrapolated (_Priced.compute_bound_from_batch)
 
 
 @dataclass(frozen=True)
@@ -437,6 +467,7 @@ class DecodeResult:
     eager_cache_first_s: float
     eager_cache_last_s: float
     eager_cache_total_s: float
+    compute_bound_from_batch: int | None = None  # of the first step, extrapolated
 
 
 @dataclass(frozen=True)
@@ -679,6 +710,7 @@ def _decode(traces: LlmTraces, pricer: _Pricer) -> DecodeResult:
         eager_cache_first_s=both[0][1][1].latency_s,
         eager_cache_last_s=both[-1][1][1].latency_s,
         eager_cache_total_s=eager_total,
+        compute_bound_from_batch=a.compute_bound_from_batch(batch),
     )
 
 
@@ -721,7 +753,8 @@ def price_llm(lm: CausalLM, traces: LlmTraces, spec: HardwareSpec, precision: Pr
     batch, prompt, generate = traces.batch, traces.prompt, traces.generate
     pricer = _Pricer(spec, precision, eager)
     priced, _ = pricer.price(traces.prefill)
-    prefill = PrefillResult(prompt, priced.macs, priced.flops, priced.bytes, priced.latency_s, priced.bound)
+    prefill = PrefillResult(prompt, priced.macs, priced.flops, priced.bytes, priced.latency_s, priced.bound,
+                            priced.compute_bound_from_batch(batch))
     decode = _decode(traces, pricer)
     total = prefill.latency_s + decode.total_s
     generation = GenerationResult(prefill.latency_s, total, batch * generate / total if total else math.inf)

@@ -202,6 +202,7 @@ class PricedCost:
     bytes_written: int
     compute_dtype: str
     dequant_ops: int = 0
+    parameter_bytes: int = 0  # of the bytes read, the parameters' (whatever the batch, read once)
 
     @property
     def bytes_total(self) -> int:
@@ -244,8 +245,15 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     priced = cost_of(remapped) or cost
     read, written = priced.bytes_read, priced.bytes_written
     # formulas read a matrix operand whole: swap the stand-in's bytes for the real format's
+    parameter_bytes = 0
     for weight in weights:
-        read += precision.weight_bytes(weight.numel, reduction_length(event, weight)) - weight.numel * _STAND_IN[precision.weights].itemsize
+        stored = precision.weight_bytes(weight.numel, reduction_length(event, weight))
+        read += stored - weight.numel * _STAND_IN[precision.weights].itemsize
+        parameter_bytes += stored
+    if cost.family != "gather":  # a gather reads the rows it is asked for, not the whole table
+        parameter_bytes += sum(
+            t.numel * _STAND_IN[precision.float_format].itemsize for t in operands if roles.is_parameter(t) and t not in weights
+        )
     if eager_cache and event.name in ("index_copy_", "index_put_") and kv and roles.is_kv(event.args[0]):
         whole = event.args[0].numel * _STAND_IN[precision.kv_cache].itemsize
         read, written = whole, whole  # cat(past, new): the past read, all of it written anew
@@ -258,7 +266,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
         dequant = sum(precision.dequant_ops(t.numel, precision.kv_cache, dtype) for t in kv)
     else:
         dtype = precision.float_format
-    return PricedCost(priced.macs, priced.flops, read, written, dtype, dequant)
+    return PricedCost(priced.macs, priced.flops, read, written, dtype, dequant, parameter_bytes)
 
 
 def recoster(trace, precision: Precision):

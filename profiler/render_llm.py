@@ -21,6 +21,12 @@ def _fits(fits: bool | None) -> str:
     return "unknown" if fits is None else ("yes" if fits else "no")
 
 
+def _from_batch(batch: int | None) -> str:
+    if batch is None:
+        return "memory-bound at any batch"
+    return "compute-bound at any batch" if batch == 1 else f"memory-bound below batch {batch:,}, compute-bound from it"
+
+
 def llm_summary_rows(result: LlmResult) -> list[tuple[str, str]]:
     p, d, g, m = result.prefill, result.decode, result.generation, result.memory
     eager_mean = d.eager_cache_total_s / d.steps
@@ -45,6 +51,8 @@ def llm_summary_rows(result: LlmResult) -> list[tuple[str, str]]:
     if m.device_bytes is not None:
         verdict = "fits" if m.fits else "does NOT fit"
         rows.append(("Device memory", f"{format_bytes(m.device_bytes)}: {verdict}; largest batch that fits: {m.max_batch}"))
+    rows.append(("Bound by batch", (f"prefill {_from_batch(p.compute_bound_from_batch)}; decode (first step) "
+                                    f"{_from_batch(d.compute_bound_from_batch)} (extrapolated from batch {result.batch})")))
     flip = result.decode_flip_batch
     if len(result.batches) > 1:
         first, last = min(r.batch for r in result.batches), max(r.batch for r in result.batches)

@@ -79,6 +79,17 @@ def test_decode_at_batch_1_is_memory_bound_and_never_beats_the_bandwidth(llama8b
     assert fp16.decode.first_s <= fp16.decode.mean_s <= fp16.decode.last_s
 
 
+def test_where_the_bound_flips_as_the_batch_grows(llama8b):
+    fp16, _, _ = llama8b
+    # prefill of 1024 tokens: every GEMM already has 1024 rows, far above the h100 ridge point
+    # (989.4e12 * 0.7 / (3.35e12 * 0.85) = 243 FLOP/B): compute-bound from batch 1
+    assert fp16.prefill.compute_bound_from_batch == 1
+    # decode at context 1025 never turns compute-bound: per sequence the cache read,
+    # 1025 * 131,072 B / (3.35e12 * 0.85 B/s) = 47 us, outweighs the GEMMs' compute,
+    # 2 * 7,504,658,432 / (989.4e12 * 0.7) = 21.7 us, however many sequences share the weights
+    assert fp16.decode.compute_bound_from_batch is None
+
+
 def test_int4_weights_cut_the_decode_step_by_the_byte_ratio(llama8b):
     fp16, int4, _ = llama8b
     # int4 in groups of 128 with fp16 scales: 0.5 + 2/128 = 0.515625 B per weight instead of 2:
