@@ -217,7 +217,7 @@ def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step
             raise
         try:
             _PROBED[lm.model] = _probe_layout(lm)
-        except Exception:  # noqa: BLE001 - the probe failing too: the first error is the one to report
+        except Exception:
             _PROBED[lm.model] = _kv_layout(lm.config)
             raise
         return _trace_step_with(lm, batch, new_tokens, cached, _PROBED[lm.model])
