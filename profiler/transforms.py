@@ -48,7 +48,10 @@ __all__ = [
 def meta_copy(model: nn.Module) -> nn.Module:
     """A deep copy of `model` whose parameters and buffers are meta tensors: no weight is copied."""
     memo: dict[int, object] = {}
-    for tensor in [*model.parameters(), *model.buffers()]:
+    # plain tensor attributes too: old-style weight_norm keeps a computed (non-leaf) `weight` on the
+    # module, which deepcopy refuses
+    attributes = [v for m in model.modules() for v in vars(m).values() if isinstance(v, torch.Tensor)]
+    for tensor in [*model.parameters(), *model.buffers(), *attributes]:
         if id(tensor) in memo:
             continue
         stand_in = torch.empty_like(tensor, device="meta")

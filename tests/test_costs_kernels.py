@@ -12,25 +12,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from profiler import profile
 from profiler.errors import TorchLimitError
+from test_costs_ops import Lambda, meta
 
 aten = torch.ops.aten
 
 
-class Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
 def report(fn, *inputs):
     return profile(Lambda(fn), tuple(inputs))
-
-
-def meta(*shape, dtype=torch.float32):
-    return torch.empty(shape, dtype=dtype, device="meta")
 
 
 # ---- attention kernels, (B, H, L, E) ------------------------------------------------------------

@@ -162,6 +162,12 @@ def _check(model, x, monkeypatch=None):  # effprof check: budgets profile each e
     budget.profile_entry(budget.ModelEntry(name="m", target="m.py", where="m", hw="a4000"))
 
 
+def _advise(model, x):
+    from profiler.advise import advise
+
+    advise(model, x, hardware="a4000")
+
+
 ENTRY_POINTS = {
     "profile, meta": _profile_meta,
     "profile, CPU fallback": _profile_cpu_fallback,
@@ -169,6 +175,7 @@ ENTRY_POINTS = {
     "measure": _measure,
     "crosscheck": _crosscheck,
     "check (budgets)": _check,
+    "advise": _advise,
 }
 
 # ---------------------------------------------------------------------------------- the snapshot
