@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .aggregate import Kernel
+from .aggregate import Kernel, _Traffic
 
 __all__ = ["OpTotals", "ByOperator", "by_operator"]
 
 
 @dataclass(frozen=True)
-class OpTotals:
+class OpTotals(_Traffic):
     """One op's calls and costs: over the whole model (`module` None) or within one module."""
 
     op: str

@@ -195,7 +195,7 @@ def _required_args(value: Callable[..., object]) -> list[str] | None:
     """The parameters a call of `value` (a class or function) cannot do without; None when its
     signature cannot be read."""
     try:
-        signature = inspect.signature(value.__init__ if isinstance(value, type) else value)
+        signature = inspect.signature(getattr(value, "__init__") if isinstance(value, type) else value)
     except (TypeError, ValueError):
         return None
     return [

@@ -31,8 +31,10 @@ def examples_dir() -> Path:
 
 
 @pytest.fixture
-def write_model(tmp_path):
-    """Write a model file into tmp_path and return its path."""
+def write_model(tmp_path, monkeypatch):
+    """Write a model file into tmp_path and return its path. Tests write model files within the
+    same second: no .pyc is cached, so one never answers for a file rewritten since."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
     def write(source: str, name: str = "model.py") -> Path:
         path = tmp_path / name

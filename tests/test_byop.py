@@ -12,15 +12,15 @@ The model (input 1x3x32x32, fp32):
 
 from __future__ import annotations
 
+import inspect
 import json
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_cli
 from torch import nn
 
-from conftest import run_cli
 from profiler import profile
 from profiler.byop import by_operator
 
@@ -34,6 +34,14 @@ class UNetish(nn.Module):
     def forward(self, x):
         u = F.interpolate(self.down(x), scale_factor=2.0, mode="nearest")
         return self.up(torch.cat([u, u], dim=1)) + 1.0
+
+
+# the same model as a file, for the CLI
+MODEL_FILE = (
+    "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+    + inspect.getsource(UNetish)
+    + "\n\ndef example_inputs():\n    return torch.randn(1, 3, 32, 32)\n"
+)
 
 
 def _by_op(model, x):
@@ -77,29 +85,6 @@ def test_call_counts_of_a_shared_module():
     assert (mm.calls, mm.macs, operators.module_calls["0"]) == (2, 32, 2)
 
 
-@pytest.fixture(autouse=True)
-def _no_bytecode(monkeypatch):
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-
-
-MODEL_FILE = """
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
-        self.up = nn.Conv2d(16, 4, 1, bias=False)
-
-    def forward(self, x):
-        u = F.interpolate(self.down(x), scale_factor=2.0, mode="nearest")
-        return self.up(torch.cat([u, u], dim=1)) + 1.0
-
-def example_inputs():
-    return torch.randn(1, 3, 32, 32)
-"""
 
 
 def test_cli_by_op_table_and_json(write_model, capsys):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from conftest import run_cli
 from profiler import profile
 from profiler.dtypes import dtype_name, parse_dtype
 from profiler.errors import UsageError

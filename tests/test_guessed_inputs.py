@@ -4,10 +4,8 @@ judge a budget at a guessed shape unless the budget file allows it."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
-
 from conftest import run_cli
 
 # A model with no example_inputs(): its first layer, Conv2d(3, 8, 3, padding=1, bias=False), makes
@@ -25,16 +23,9 @@ class Net(nn.Module):
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_bytecode(monkeypatch):
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-
-
 @pytest.fixture
-def net(tmp_path):
-    path = tmp_path / "net.py"
-    path.write_text(UNET_LIKE)
-    return path
+def net(write_model):
+    return write_model(UNET_LIKE, "net.py")
 
 
 def test_profile_says_it_guessed_in_the_table_and_the_json(net, capsys):

@@ -5,22 +5,15 @@ raised by the model's own code named at their line."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from conftest import run_cli
 from profiler import profile
 from profiler.errors import InputMismatchError, ModelLoadError
 from profiler.loading import InputSpec, load_model, parse_input_spec
-
-
-@pytest.fixture(autouse=True)
-def _no_bytecode(monkeypatch):
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-
 
 # conv 3->8, 3x3, no padding, on 64x64: output 62x62; MACs 2 * 8*62*62 * 3*3*3 = 1,660,608 (batch 2)
 DICT_INPUT_MODEL = """

@@ -4,11 +4,10 @@ does not name the measured device is said to differ."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
-
 from conftest import run_cli
+
 from profiler.errors import UsageError
 from profiler.hardware import load_spec
 
@@ -19,11 +18,6 @@ model = nn.Sequential(nn.Linear(16, 16), nn.ReLU())
 def example_inputs():
     return torch.randn(1, 16)
 """
-
-
-@pytest.fixture(autouse=True)
-def _no_bytecode(monkeypatch):
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
 @pytest.mark.parametrize("command", [[], ["validate"]])

@@ -4,13 +4,13 @@ hardware can be, and bits told from bytes in budgets."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import SMALL_NET
+from test_hardware import GOOD, _write
+
 from profiler import budget as B
 from profiler.errors import SpecError, UsageError
 from profiler.hardware import load_spec
 from profiler.units import parse_bytes
-from test_hardware import GOOD, _write
 
 
 def test_a_repeated_budget_key_is_refused_with_both_lines(tmp_path):

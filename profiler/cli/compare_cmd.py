@@ -6,6 +6,8 @@ as rich tables, Markdown or JSON and maps nothing but options onto their argumen
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from fractions import Fraction
 from typing import Any, List, Optional
@@ -394,4 +396,6 @@ def crosscheck_command(
         model, inputs = loaded.rebuild_real()
     with progress("Counting with effprof, fvcore and FlopCounterMode…"):
         check = crosscheck(model, inputs, name=loaded.name)
+    if loaded.notes:  # a guessed input shape is said, as by every command
+        check = dataclasses.replace(check, notes=(*loaded.notes, *check.notes))
     _emit(fmt, crosscheck_renderable(check), crosscheck_markdown(check), document(check))
