@@ -13,6 +13,8 @@ kernel families are probed against the spec they belong to):
   +family        plus the kernel-family fixed costs and efficiencies   (calibrate --no-cache-tiers)
   +cache         plus the cache-resident bandwidth tiers          (calibrate --no-families)
   +family+cache  both                                             (calibrate: the default)
+  median-eff     the default with one efficiency per family (the median of its probes) instead of
+                 the efficiency of the probes nearest the kernel's size
 With --spec, only the variants that spec can give (itself, less its families, less its tiers).
 On a GPU machine the same script measures the GPU (CUDA events, synchronised). Timings are only
 as quiet as the machine: the load average is printed before and after.
@@ -66,6 +68,14 @@ def variants(spec_path: Path, untiered_path: Path | None) -> dict:
         found["+family+cache"] = _variant(data, str(spec_path), "+family+cache", ())
     else:
         found["+family"] = _variant(data, str(spec_path), "+family", ())
+    families = data.get(FAMILIES) or {}
+    if any("points" in family for family in families.values()):
+        # the same calibration with one efficiency per family (the median over its probes) instead
+        # of the efficiency of the probes nearest in size: what per-size pricing changes
+        median = copy.deepcopy(data)
+        for family in median[FAMILIES].values():
+            family.pop("points", None)
+        found["median-eff"] = parse_spec(median, f"{spec_path} (median-eff)", "median-eff")
     return found
 
 

@@ -78,6 +78,7 @@ class FamilyReading:
     how: str
     term: str = ""  # "compute" or "memory": the roofline term the efficiency scales
     typical_us: tuple[float, ...] = ()  # the measured times of the typical sizes
+    points: tuple[tuple[float, float], ...] = ()  # (the probe's plain-roofline work in µs, its efficiency)
 
 
 @dataclass(frozen=True)
@@ -589,8 +590,9 @@ def _probe(probe: Probe, base: HardwareSpec, timer: _Timer, plan: _Plan, device:
                       f"{efficiency:.3g}" for shapes, measured, work, efficiency in found)
     how = (f"{probe.what}, measured vs the roofline's {term} term after a {overhead * 1e6:.1f} us fixed cost "
            f"(the same op on {tiny_shape}), medians of {plan.repeats}: {parts}; median taken")
+    points = tuple((work * 1e6, efficiency) for _, _, work, efficiency in found)
     return FamilyReading(median([row[3] for row in found]), overhead * 1e6, how, term,
-                         tuple(measured * 1e6 for _, measured, _, _ in found))
+                         tuple(measured * 1e6 for _, measured, _, _ in found), points)
 
 
 # -------------------------------------------------------------------------------------- the spec
@@ -654,6 +656,7 @@ def _family_dict(c: Calibration, family: FamilyReading) -> dict[str, Any]:
         "efficiency": _round(family.efficiency, 3),
         "overhead_us": _round(family.overhead_us, 3),
         "source": c.source(Reading(family.efficiency, family.how)),
+        **({"points": [[_round(w, 4), _round(e, 3)] for w, e in family.points]} if family.points else {}),
     }
 
 

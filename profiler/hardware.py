@@ -108,6 +108,29 @@ class KernelFamily:
     efficiency: float
     overhead_us: float
     source: str
+    # optional (work_us, efficiency) per probe: the plain roofline's time of the probe's work (its
+    # compute term, or memory term for families without arithmetic) and the efficiency it reached
+    points: tuple[tuple[float, float], ...] = ()
+
+    def efficiency_for(self, work_s: float) -> float:
+        """The efficiency at a kernel's plain-roofline work time: interpolated in log(work) between
+        the probes that bracket it (the nearest probe's outside them); `efficiency` without points.
+        Where several probes share a size (batch 1 and 8 of different shapes), their mean counts."""
+        if not self.points or work_s <= 0:
+            return self.efficiency
+        by_size: dict[float, list[float]] = {}
+        for work_us, efficiency in self.points:
+            by_size.setdefault(work_us, []).append(efficiency)
+        curve = sorted((math.log(w), sum(e) / len(e)) for w, e in by_size.items())
+        x = math.log(work_s * 1e6)
+        if x <= curve[0][0]:
+            return curve[0][1]
+        if x >= curve[-1][0]:
+            return curve[-1][1]
+        for (x0, e0), (x1, e1) in zip(curve, curve[1:]):
+            if x0 <= x <= x1:
+                return e0 + (e1 - e0) * (x - x0) / (x1 - x0)
+        return self.efficiency  # unreachable: the curve is sorted and brackets x
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,14 +425,24 @@ class _Checker:
         found = {}
         for key, item in self.mapping(value, where).items():
             at = f"{where}.{key}"
-            self.mapping(item, at, {"efficiency", "overhead_us", "source"}, ("efficiency", "overhead_us", "source"))
+            self.mapping(item, at, {"efficiency", "overhead_us", "source", "points"}, ("efficiency", "overhead_us", "source"))
             found[key] = KernelFamily(
                 key=key,
                 efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the peak", at_most=10.0),
                 overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False, magnitude="family_overhead_us"),
                 source=self.text(item["source"], f"{at}.source"),
+                points=self.points(item.get("points"), f"{at}.points"),
             )
         return found
+
+    def points(self, value: Any, where: str) -> tuple[tuple[float, float], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+            raise self.fail(where, "a list of [work_us, efficiency] pairs", value)
+        return tuple((self.number(w, f"{where}[{i}][0]", "µs"), self.number(e, f"{where}[{i}][1]", "a fraction of the peak",
+                                                                       at_most=10.0))
+                     for i, (w, e) in enumerate(value))
 
     def alignments(self, value: Any, where: str) -> dict[str, ChannelAlignment]:
         found = {}

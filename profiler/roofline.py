@@ -171,7 +171,11 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
     # rate the family reaches (of the bandwidth, for families that do no arithmetic: copies,
     # gathers); plain specs are unaffected
     family = spec.kernel_family(family_keys(group.head))
-    scale = family.efficiency if family is not None else 1.0
+    bandwidth = spec.bandwidth_gb_per_s_for(group.bytes_total)
+    # a family calibrated with per-size points is priced at the efficiency probes of this much work reached
+    work_s = (compute_time_s(group.flops, choice.peak_tflop_per_s, spec.compute_efficiency.value) if group.flops
+              else memory_time_s(group.bytes_total, bandwidth, spec.memory_efficiency.value))
+    scale = family.efficiency_for(work_s) if family is not None else 1.0
     compute_scale, memory_scale = (scale, 1.0) if group.flops else (1.0, scale)
     return KernelEstimate(
         module=group.module,
@@ -181,8 +185,7 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
         flops=group.flops,
         bytes=group.bytes_total,
         compute_s=compute_time_s(group.flops, choice.peak_tflop_per_s, spec.compute_efficiency.value * compute_scale),
-        memory_s=memory_time_s(group.bytes_total, spec.bandwidth_gb_per_s_for(group.bytes_total),
-                               spec.memory_efficiency.value * memory_scale),
+        memory_s=memory_time_s(group.bytes_total, bandwidth, spec.memory_efficiency.value * memory_scale),
         launch_s=family.overhead_us * 1e-6 if family is not None else spec.launch_overhead_s,
     )
 

@@ -40,6 +40,9 @@ def test_quick_calibration_writes_a_spec_that_loads(quick, tmp_path):
     assert spec.vector_units.peak("fp32").value == spec.matrix_engine.peak("fp32").value  # CPU: same FMA units
     assert spec.launch_overhead_us.value > 0
     assert set(spec.kernel_families) >= {"conv.standard", "conv.depthwise", "matmul", "norm", "elementwise", "pool"}
+    # each family keeps every probe as (work, efficiency): 3 sizes x batch 1 and 8 for 3x3 convs
+    conv = spec.kernel_families["conv.standard"]
+    assert len(conv.points) == 6 and all(w > 0 and e > 0 for w, e in conv.points)
     # every measured number says so, with the date and the device it was measured on
     for field, source in spec.sources().items():
         if not field.startswith("caches."):
@@ -173,6 +176,27 @@ def test_the_most_specific_family_key_wins(tmp_path):
     assert _one_kernel(nn.Sigmoid(), torch.randn(1, 1000), spec).launch_s == pytest.approx(9e-6)
 
 
+def test_family_efficiency_follows_the_probes_nearest_in_size():
+    from profiler.hardware import KernelFamily
+
+    family = KernelFamily("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5), (100.0, 0.9), (100.0, 0.7)))
+    # probes of 100 µs of work average 0.8; below the smallest and above the largest, the nearest
+    assert family.efficiency_for(5e-6) == pytest.approx(0.5)
+    assert family.efficiency_for(1e-3) == pytest.approx(0.8)
+    # 31.62 µs is halfway from 10 to 100 µs in log(work): halfway from 0.5 to 0.8
+    assert family.efficiency_for(10 ** 1.5 * 1e-6) == pytest.approx(0.65)
+    assert KernelFamily("pool", 0.6, 1.0, "test").efficiency_for(1e-3) == 0.6  # no points: the median
+
+
+def test_a_family_with_points_prices_a_kernel_by_its_size(tmp_path):
+    spec = _spec(tmp_path, kernel_families={"elementwise": {
+        "efficiency": 0.5, "overhead_us": 0, "source": "test", "points": [[0.1, 0.01], [10, 0.1]]}})
+    # relu on 1000 fp32: 1000 FLOP at 1 TFLOP/s = 1 ns of work, below the smallest probe: 0.01 -> 100 ns
+    assert _one_kernel(nn.ReLU(), torch.randn(1, 1000), spec).compute_s == pytest.approx(1e-9 / 0.01, rel=1e-12)
+    # 1e6 FLOP = 1 µs of work: log-halfway from 0.1 to 10 µs, so efficiency 0.055 -> 18.18 µs
+    assert _one_kernel(nn.ReLU(), torch.randn(1, 1_000_000), spec).compute_s == pytest.approx(1e-6 / 0.055, rel=1e-9)
+
+
 def test_a_family_without_arithmetic_scales_the_memory_term(tmp_path):
     spec = _spec(tmp_path, kernel_families={"copy": {"efficiency": 0.5, "overhead_us": 0, "source": "test"}})
 
@@ -197,6 +221,8 @@ def test_a_family_without_arithmetic_scales_the_memory_term(tmp_path):
          "field 'kernel_families.pool.efficiency': expected a positive number"),
         ({"kernel_families": {"pool": {"efficiency": 0.5, "overhead": 1, "source": "t"}}},
          "unknown field 'kernel_families.pool.overhead' (did you mean 'overhead_us'?)"),
+        ({"kernel_families": {"pool": {"efficiency": 0.5, "overhead_us": 1, "source": "t", "points": [[1]]}}},
+         "field 'kernel_families.pool.points': expected a list of [work_us, efficiency] pairs"),
     ],
 )
 def test_bad_refinement_fields_fail_with_one_line(tmp_path, extra, words):
