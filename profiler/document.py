@@ -27,7 +27,7 @@ from .byop import ByOperator, OpTotals
 from .llm import LlmResult
 from .measure import Measurement
 from .report import Report
-from .results import ProfileResult
+from .results import ProfileResult, SpecList, Validation
 from .roofline import LayerEstimate, RooflineEstimate, TotalEstimate, ridge_point
 
 __all__ = ["SCHEMA_VERSION", "document", "layer_document", "spec_document"]
@@ -167,6 +167,21 @@ def _profile_result(result: ProfileResult) -> dict[str, Any]:
     if result.by_op is not None:
         data["by_op"] = _by_operator(result.by_op)
     return data
+
+
+@document.register
+def _validation(validation: Validation) -> dict[str, Any]:
+    return {
+        "hardware": validation.hardware,
+        "tolerance_percent": validation.tolerance_percent,
+        "within": validation.within,
+        "runs": [{"model": run.target, "batch": run.batch, **_measurement(run.measurement)} for run in validation.runs],
+    }
+
+
+@document.register
+def _spec_list(specs: SpecList) -> list[dict[str, Any]]:
+    return [spec_document(spec) for spec in specs.specs]
 
 
 @document.register

@@ -109,7 +109,7 @@ def test_render_negative_saving_and_notes():
     from rich.console import Console
 
     from profiler.advise import AdviceReport, Cost, Finding, ModelTotals
-    from profiler.render_advise import advice_markdown, advice_table, saving_text
+    from profiler.render.advise import advice_markdown, advice_table, saving_text
 
     before, after = Cost(100e-6, 1000), Cost(108.49e-6, 1500)
     finding = Finding("alignment", ("features.0.0",), "input channels 3 -> 8", {"latency_share": 0.0125, "copy_bytes": 2048},

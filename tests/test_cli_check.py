@@ -18,7 +18,7 @@ from rich.console import Console
 
 from conftest import ROOT, SMALL_NET as NET, run_cli
 from profiler.budget import check
-from profiler.render_budget import budget_tables
+from profiler.render.budget import budget_tables
 
 
 LINEAR = """
@@ -236,7 +236,7 @@ def test_a_model_whose_inputs_do_not_fit_exits_2(project, capsys):
     [
         (["--tolerance", "2%"], "--tolerance needs --baseline FILE"),
         (["--baseline", "{dir}/absent.json"], "absent.json' not found; write one with"),
-        (["--baseline", "{dir}/b.json", "--tolerance", "2"], "bad --tolerance: malformed percentage '2'"),
+        (["--baseline", "{dir}/b.json", "--tolerance", "two"], "bad --tolerance 'two': expected a percentage such as 2 or 2%"),
         (["--format", "yml"], "unknown --format 'yml'"),
     ],
 )
@@ -268,3 +268,10 @@ def test_the_example_budgets_pass(capsys):
     # the deployment entry holds a latency budget on the T4 estimate
     assert "latency_ms" in totals["mobilenet_v1-t4-fp16"]
     assert data["summary"] == "3 models, 9 budgets: all within"
+
+
+@pytest.mark.parametrize("text", ["2", "2%", " 2 % "])
+def test_tolerance_is_a_percentage_with_or_without_the_sign(text):
+    from profiler.cli.options import parse_tolerance
+
+    assert parse_tolerance(text) == 0.02

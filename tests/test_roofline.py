@@ -19,7 +19,7 @@ from torch import nn
 
 import profiler
 from profiler.errors import UsageError
-from profiler.export import to_csv, to_json, to_markdown
+from profiler.render.export import to_csv, to_json, to_markdown
 from profiler.hardware import load_spec
 from profiler.render import render_report, summary_rows
 from profiler.roofline import (

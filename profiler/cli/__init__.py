@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from ..errors import EffprofError, model_exit_message
 from .app import app, SUBCOMMANDS
-from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
+from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, conv_cmd, crosscheck_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
 
 __all__ = ["main", "app"]
 

@@ -6,21 +6,21 @@ Exit 0; 1 with --fail-on when a finding of that rule (or of any, with `any`) sav
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from ..advise import RULES, advise_loaded, select_rules
-from ..errors import UsageError, did_you_mean
+from ..errors import UsageError
 from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
-from ..render_advise import ADVICE_FORMATS, advice_json, advice_markdown, advice_table
+from ..advise import AdviceReport
+from ..render import choose_format, emit, formats_of
 from ..units import parse_percent
 from .app import app, progress, stdout
-from .profile_cmd import write_output
+
+ADVICE_FORMATS = formats_of(AdviceReport)
 
 ANY_RULE = "any"
 
@@ -39,15 +39,14 @@ def advise_command(
     input_shape: Optional[List[str]] = typer.Option(None, "--input-shape", "-i", help="Input shape, e.g. 1,3,224,224; repeat for several inputs."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|tf32|fp16|bf16|int8 (default: the model's dtype)."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch (first) dimension of every input."),
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(ADVICE_FORMATS)}."),
+    fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {'|'.join(ADVICE_FORMATS)} (default: from --output's suffix, else table)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
     min_saving: Optional[str] = typer.Option(None, "--min-saving", help="Show only findings saving at least this share of the latency, e.g. 1%."),
     rule: Optional[List[str]] = typer.Option(None, "--rule", "-r", help=f"Run only these rules (repeat or comma-separate): {', '.join(RULES)}."),
     fail_on: Optional[List[str]] = typer.Option(None, "--fail-on", help="Exit 1 when a finding of RULE (or 'any') saves more than --min-saving."),
 ) -> None:
     """Review a model against the design guidelines; price every change on the device (--hw)."""
-    if fmt not in ADVICE_FORMATS:
-        raise UsageError(f"unknown --format '{fmt}'{did_you_mean(fmt, ADVICE_FORMATS)}; use one of {', '.join(ADVICE_FORMATS)}")
+    fmt = choose_format(fmt_text, output, ADVICE_FORMATS)
     if hw is None:
         raise UsageError("advise prices every change on a device: add --hw, e.g. --hw a4000 (see `effprof hw list`)")
     try:
@@ -66,16 +65,7 @@ def advise_command(
         loaded = load_model(target, specs, batch)
     with progress(f"Pricing {loaded.name}'s findings on {spec.name}…"):
         report = advise_loaded(loaded, hardware=spec, dtype=dtype, rules=rules, min_saving=threshold)
-    if fmt == "json":
-        write_output(advice_json(report), output)
-    elif fmt == "markdown":
-        write_output(advice_markdown(report), output)
-    elif output is None:
-        stdout.print(advice_table(report))
-    else:
-        file_console = Console(file=io.StringIO(), width=200, highlight=False)
-        file_console.print(advice_table(report))
-        write_output(file_console.file.getvalue(), output)
+    emit(report, fmt, output, stdout)
     if fail_rules is not None:
         floor = threshold or 0.0
         if any(f.rule in fail_rules and f.saving_fraction > floor for f in report.findings):

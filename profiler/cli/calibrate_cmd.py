@@ -12,8 +12,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from ..calibrate import calibrate, write_spec
 from ..errors import UsageError
 from ..hardware import load_spec
-from ..measure import DEFAULT_REPEATS, DEFAULT_WARMUP, Measurement, pick_device, validate_target
-from ..render_measure import validation_summary, validation_table
+from ..measure import DEFAULT_REPEATS, DEFAULT_WARMUP, pick_device, validate_target
+from ..render import choose_format, emit, formats_of
+from ..results import Validation, ValidationRun
+from .options import parse_tolerance
 from .app import app, progress, stderr, stdout
 
 
@@ -69,19 +71,22 @@ def validate_command(
     warmup: int = typer.Option(DEFAULT_WARMUP, "--warmup", help="Untimed forward calls first."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (match the calibration's)."),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="Also time every layer, for the per-layer Spearman."),
-    tolerance: float = typer.Option(20.0, "--tolerance", help="Count models within ±PERCENT of their measured latency."),
+    tolerance: str = typer.Option("20", "--tolerance", help="Count models within ±PERCENT of their measured latency: 20 or 20%."),
+    fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table|json|markdown (default: from --output's suffix, else table)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
 ) -> None:
     """Predicted against measured latency, one line per model and batch."""
+    fmt = choose_format(fmt_text, output, formats_of(Validation))
+    allowed_percent = parse_tolerance(tolerance) * 100
     spec = load_spec(hw)
     if device is not None:
         pick_device(device)  # a bad --device fails before the first model
-    results: list[tuple[str, int | None, Measurement]] = []
+    results: list[ValidationRun] = []
     for target in targets:
         for size in batch or [None]:
             label = target if size is None else f"{target} at batch {size}"
             with progress(f"Measuring {label}…"):
                 measurement = validate_target(target, spec, batch=size, dtype=dtype, device=device,
                                               warmup=warmup, repeats=repeats, layers=layers, threads=threads)
-            results.append((target, size, measurement))
-    stdout.print(validation_table(results, spec.name))
-    stdout.print(validation_summary(results, tolerance))
+            results.append(ValidationRun(target, size, measurement))
+    emit(Validation(spec.name, allowed_percent, tuple(results)), fmt, output, stdout)

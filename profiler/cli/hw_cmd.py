@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
-from ..hardware import bundled_specs, load_spec
-from ..render import hardware_detail, hardware_list_table
-from ..document import document
+from ..hardware import HardwareSpec, bundled_specs, load_spec
+from ..render import Format, choose_format, emit, formats_of
+from ..results import SpecList
 from .app import app, stdout
 
 __all__ = ["hw_app"]
@@ -25,24 +26,22 @@ app.add_typer(hw_app, name="hw")
 
 @hw_app.command("list")
 def list_command(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table (same as --format json)."),
+    fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table|json (default: from --output's suffix, else table)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
 ) -> None:
     """Every bundled spec: bandwidth, peak per dtype and ridge point."""
-    specs = bundled_specs()
-    if as_json:
-        typer.echo(json.dumps(document(list(specs)), indent=2))
-        return
-    stdout.print(hardware_list_table(specs))
+    fmt = Format.JSON if as_json else choose_format(fmt_text, output, formats_of(SpecList))
+    emit(SpecList(tuple(bundled_specs())), fmt, output, stdout)
 
 
 @hw_app.command("show")
 def show_command(
     name: str = typer.Argument(..., metavar="NAME|FILE.yaml", help="A bundled spec name (see `effprof hw list`) or a path to a YAML spec."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables (same as --format json)."),
+    fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table|json (default: from --output's suffix, else table)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
 ) -> None:
     """One spec in full, every number with its source (also validates a YAML file of your own)."""
-    spec = load_spec(name)
-    if as_json:
-        typer.echo(json.dumps(document(spec), indent=2))
-        return
-    stdout.print(hardware_detail(spec))
+    fmt = Format.JSON if as_json else choose_format(fmt_text, output, formats_of(HardwareSpec))
+    emit(load_spec(name), fmt, output, stdout)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from ..errors import UsageError
 from ..hardware import load_spec
 from ..llm import load_causal_lm, parse_batches, profile_llm
 from ..precision import parse_precision
-from ..render_llm import LLM_FORMATS, llm_json, llm_markdown, render_llm
+from ..llm import LlmResult
+from ..render import choose_format, emit, formats_of
 from .app import app, progress, stdout
-from .profile_cmd import write_output
+
+LLM_FORMATS = formats_of(LlmResult)
 
 
 @app.command("llm")
@@ -30,12 +29,11 @@ def llm_command(
     activations: str = typer.Option("fp16", "--activations", help="Activation format: fp16|bf16|fp8|int8."),
     kv_cache: str = typer.Option("fp16", "--kv-cache", help="KV cache format: fp16|bf16|fp8|int8."),
     eager: bool = typer.Option(False, "--eager", help="Add the spec's per-op launch overhead (default: none, as with CUDA graphs)."),
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(LLM_FORMATS)}."),
+    fmt_text: str | None = typer.Option(None, "--format", "-f", help=f"Output format: {'|'.join(LLM_FORMATS)} (default: from --output's suffix, else table)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
 ) -> None:
     """Time to first token, per-token decode latency, tokens/s and memory fit of a causal LM."""
-    if fmt not in LLM_FORMATS:
-        raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(LLM_FORMATS)}")
+    fmt = choose_format(fmt_text, output, LLM_FORMATS)
     precision = parse_precision(weights, activations, kv_cache, group_size, zero_points)
     batches = parse_batches(batch)
     spec = load_spec(hw)  # a bad --hw fails before the slow build
@@ -43,13 +41,4 @@ def llm_command(
         lm = load_causal_lm(target)
     with progress(f"Tracing prefill and decode of {lm.name}…"):
         result = profile_llm(lm, spec, prompt=prompt, generate=generate, batches=batches, precision=precision, eager=eager)
-    if fmt == "json":
-        write_output(llm_json(result), output)
-    elif fmt == "markdown":
-        write_output(llm_markdown(result), output)
-    elif output is None:
-        stdout.print(render_llm(result))
-    else:
-        console = Console(file=io.StringIO(), width=200, highlight=False)
-        console.print(render_llm(result))
-        write_output(console.file.getvalue(), output)
+    emit(result, fmt, output, stdout)

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from ..api import profile_loaded
+from ..byop import by_operator
 from ..errors import UsageError
-from ..export import FORMATS, export
 from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
-from ..document import document
 from ..measure import DEFAULT_REPEATS, measure_loaded
 from ..plot import check_plot_path, plot_roofline
-from ..byop import by_operator
 from ..precision import parse_precision
-from ..render import by_op_tables, render_report
-from ..results import ProfileResult
-from ..render_measure import render_measurement
+from ..render import Format, choose_format, emit, formats_of
 from ..report import LATENCY_SORT, SORT_KEYS
+from ..results import ProfileResult
 from .app import app, progress, stderr, stdout
 
-
-def write_output(text: str, output: Optional[Path]) -> None:
-    if output is None:
-        typer.echo(text, nl=not text.endswith("\n"))
-        return
-    try:
-        output.write_text(text)
-    except OSError as error:
-        raise UsageError(f"cannot write --output '{output}': {error.strerror}") from error
+FORMATS = formats_of(ProfileResult)
 
 
 @app.command("profile")
@@ -46,8 +32,8 @@ def profile_command(
     top: Optional[int] = typer.Option(None, "--top", "-k", help="Show only the K heaviest rows."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|tf32|fp16|bf16|fp8|fp8_e5m2|int8 (default: the model's dtype); with --hw also picks the peak."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch (first) dimension of every input."),
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {'|'.join(FORMATS)}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal."),
+    fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {'|'.join(FORMATS)} (default: from --output's suffix, else table)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal (FILE.json, .md, .csv pick the format)."),
     hw: Optional[str] = typer.Option(None, "--hw", help="Estimate latency on a device: a bundled spec (see `effprof hw list`) or a YAML path."),
     fuse: bool = typer.Option(False, "--fuse", help="With --hw: model TensorRT-style conv/linear+BN+activation fusion (default: eager, one kernel per op)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="With --hw: draw the roofline to FILE.png or FILE.svg (needs matplotlib)."),
@@ -66,15 +52,14 @@ def profile_command(
         if dtype is not None:
             raise UsageError("--dtype prices every tensor alike; --weights/--activations/--kv-cache price each role: give one or the other")
         precision = parse_precision(weights, activations, kv_cache, group_size, zero_points)
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
+    fmt = choose_format(fmt_text, output, FORMATS)
     if (fuse or plot is not None) and hw is None:
         raise UsageError(f"{'--fuse' if fuse else '--plot'} needs a device to estimate on: add --hw, e.g. --hw a4000")
     if measure and hw is None:
         raise UsageError("--measure compares with a latency estimate: add --hw (a calibrated spec from `effprof calibrate`)")
-    if measure and fmt not in ("table", "json"):
+    if measure and fmt not in (Format.TABLE, Format.JSON):
         raise UsageError(f"--measure shows its numbers as a table or JSON, not {fmt}: use --format table or --format json")
-    if by_op and fmt not in ("table", "json"):
+    if by_op and fmt not in (Format.TABLE, Format.JSON):
         raise UsageError(f"--by-op shows its numbers as a table or JSON, not {fmt}: use --format table or --format json")
     if plot is not None:
         check_plot_path(plot)
@@ -94,20 +79,4 @@ def profile_command(
             measurement = measure_loaded(loaded, report, repeats=repeats)
     rows = report.rows(depth=depth, sort=sort, top=top)
     operators = by_operator(report.kernels, {layer.name: layer.calls for layer in report.layers}) if by_op else None
-    if fmt == "json" and (measurement is not None or operators is not None):
-        write_output(json.dumps(document(ProfileResult(report, measurement, operators)), indent=2), output)
-        return
-    if fmt == "table":
-        parts = [render_report(report, rows)]
-        if operators is not None:
-            parts.append(by_op_tables(operators, top=top))
-        if measurement is not None:
-            parts.append(render_measurement(measurement))
-        if output is None:
-            stdout.print(*parts)
-        else:
-            file_console = Console(file=io.StringIO(), width=200, highlight=False)
-            file_console.print(*parts)
-            write_output(file_console.file.getvalue(), output)
-        return
-    write_output(export(report, rows, fmt), output)
+    emit(ProfileResult(report, measurement, operators, rows=tuple(rows), top=top), fmt, output, stdout)

@@ -12,9 +12,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .document import document
-from .advise import AdviceReport, Finding
-from .units import format_bytes, format_seconds
+from ..document import document
+from ..advise import AdviceReport, Finding
+from ..units import format_bytes, format_seconds
 
 __all__ = ["ADVICE_FORMATS", "advice_json", "advice_markdown", "advice_table", "evidence_text", "saving_text"]
 

@@ -7,9 +7,9 @@ import json
 from rich.console import Group
 from rich.table import Table
 
-from .document import document
-from .llm import LlmResult
-from .units import format_bytes, format_seconds, si
+from ..document import document
+from ..llm import LlmResult
+from ..units import format_bytes, format_seconds, si
 
 __all__ = ["LLM_FORMATS", "llm_batch_rows", "llm_json", "llm_markdown", "llm_summary_rows", "render_llm"]
 

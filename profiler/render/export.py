@@ -6,12 +6,12 @@ import csv
 import io
 import json
 
-from .aggregate import Layer
-from .document import document, layer_document
-from .errors import UsageError, did_you_mean
-from .render import summary_rows
-from .report import Report
-from .units import format_bytes, si
+from ..aggregate import Layer
+from ..document import document, layer_document
+from ..errors import UsageError, did_you_mean
+from .report import summary_rows
+from ..report import Report
+from ..units import format_bytes, si
 
 __all__ = ["FORMATS", "to_json", "to_csv", "to_markdown", "export"]
 

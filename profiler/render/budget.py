@@ -11,8 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .document import document
-from .budget import BudgetResult, CheckResult, Measured, ModelResult, format_value
+from ..document import document
+from ..budget import BudgetResult, CheckResult, Measured, ModelResult, format_value
 
 __all__ = ["budget_tables", "budget_markdown", "budget_json", "limit_text", "headroom_text", "change_text"]
 

@@ -9,8 +9,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .measure import Measurement, median
-from .units import format_seconds
+from ..measure import Measurement, median
+from ..results import Validation
+from .markdown import markdown_table
+from ..units import format_seconds
 
 __all__ = ["measurement_table", "measurement_summary", "render_measurement", "validation_table", "validation_summary",
            "ratio_text", "error_text"]
@@ -73,13 +75,13 @@ def render_measurement(measurement: Measurement, *, top: int | None = None) -> G
     return Group(*parts)
 
 
-def validation_table(results: list[tuple[str, int | None, Measurement]], hardware: str) -> Table:
+def validation_table(validation: Validation) -> Table:
     """One line per (model, batch): predicted, measured, error, per-layer Spearman."""
-    table = Table(title=f"Predicted ({hardware}) against measured", header_style="bold", expand=False, pad_edge=False)
+    table = Table(title=f"Predicted ({validation.hardware}) against measured", header_style="bold", expand=False, pad_edge=False)
     table.add_column("Model", overflow="fold")
     for title in ("Batch", "Predicted", "Measured", "Error", "Spearman"):
         table.add_column(title, justify="right", no_wrap=True)
-    for target, batch, m in results:
+    for target, batch, m in _runs(validation):
         model = target if m.guessed_input is None else f"{target} (input {m.guessed_input} guessed)"
         table.add_row(model, "-" if batch is None else str(batch), format_seconds(m.predicted_total_s),
                       format_seconds(m.measured_total_s), Text(error_text(m.error_percent), style=_ratio_style(m.ratio)),
@@ -87,7 +89,24 @@ def validation_table(results: list[tuple[str, int | None, Measurement]], hardwar
     return table
 
 
-def validation_summary(results: list[tuple[str, int | None, Measurement]], tolerance_percent: float) -> Text:
+def _runs(validation: Validation) -> list[tuple[str, int | None, Measurement]]:
+    return [(run.target, run.batch, run.measurement) for run in validation.runs]
+
+
+def validation_markdown(validation: Validation) -> str:
+    rows = [
+        [f"`{target}`" + ("" if m.guessed_input is None else f" (input {m.guessed_input} guessed)"),
+         "-" if batch is None else str(batch), format_seconds(m.predicted_total_s), format_seconds(m.measured_total_s),
+         error_text(m.error_percent), _spearman_text(m.spearman)]
+        for target, batch, m in _runs(validation)
+    ]
+    lines = [f"**Predicted ({validation.hardware}) against measured**", ""]
+    lines += markdown_table(["Model", "Batch", "Predicted", "Measured", "Error", "Spearman"], rows)
+    return "\n".join([*lines, "", validation_summary(validation).plain]) + "\n"
+
+
+def validation_summary(validation: Validation) -> Text:
+    results, tolerance_percent = _runs(validation), validation.tolerance_percent
     errors = [m.error_percent for _, _, m in results if m.error_percent is not None]
     inside = sum(1 for e in errors if abs(e) <= tolerance_percent)
     rhos = sorted(m.spearman for _, _, m in results if m.spearman is not None)
