@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--heads", action="store_true", help="every auto-mapped class, not only base models")
     parser.add_argument("--only", default="", help="comma-separated model types or class names")
     parser.add_argument("--limit", type=int, default=0, help="stop after this many classes (0: all)")
+    parser.add_argument("--skip", type=int, default=0, help="start after this many classes (to split a sweep)")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per class")
     parser.add_argument("--cpu-max-params", type=int, default=300_000_000)
     parser.add_argument("--json", type=Path, help="write every row here")
@@ -230,6 +231,7 @@ def main() -> None:
     if args.only:
         wanted = set(args.only.split(","))
         todo = [(t, c) for t, c in todo if t in wanted or c in wanted]
+    todo = todo[args.skip:]
     if args.limit:
         todo = todo[: args.limit]
     print(f"transformers {transformers.__version__}, torch {torch.__version__}: {len(todo)} classes", flush=True)
