@@ -289,6 +289,24 @@ def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     return written
 
 
+# Meta kernels stricter about dtypes than the CPU ones (the CPU runs _grouped_mm in fp32, its
+# meta kernel wants bf16): on meta only shapes are computed, so run them in the dtype the meta
+# kernel accepts and hand back the dtype the real kernel would have produced.
+_META_KERNEL_DTYPE = {"aten::_grouped_mm": torch.bfloat16}
+
+
+def _in_the_dtype_meta_accepts(func: Any, args: tuple, kwargs: dict) -> Any:
+    dtype = _META_KERNEL_DTYPE.get(func._schema.name)
+    tensors = _flat_tensors((args, kwargs))
+    floating = [t for t in tensors if t.is_floating_point()]
+    if dtype is None or not floating or not all(t.is_meta for t in tensors):
+        return None
+    produced = kwargs.get("out_dtype") or floating[0].dtype
+    cast = lambda v: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v  # noqa: E731
+    out = func(*tree_map(cast, args), **tree_map(cast, {k: v for k, v in kwargs.items() if k != "out_dtype"}))
+    return tree_map(lambda v: v.to(produced) if isinstance(v, torch.Tensor) else v, out)
+
+
 class _DispatchRecorder(TorchDispatchMode):
     def __init__(self, recorder: _Recorder, state: ModelState) -> None:
         super().__init__()
@@ -304,8 +322,10 @@ class _DispatchRecorder(TorchDispatchMode):
         try:
             out = func(*args, **kwargs)
         except Exception:
-            self.recorder.note_failure(op, args)
-            raise
+            out = _in_the_dtype_meta_accepts(func, args, kwargs)
+            if out is None:
+                self.recorder.note_failure(op, args)
+                raise
         if not self.recorder.suppressed:
             self.recorder.record(op, args, kwargs, out, func._schema.is_mutable)
             if _returns_view(func):

@@ -209,9 +209,13 @@ def test_unknown_op_is_reported_not_counted():
 
 def test_grouped_mm_of_mixture_of_experts():
     # 16 tokens routed over 4 experts (offsets), K=64 -> N=32: 16*64*32 MACs whatever the split.
-    # The meta kernel only takes bf16, so effprof falls back to the real CPU run and says so.
+    # The meta kernel only takes bf16 (the CPU one takes fp32): effprof asks it for the shapes in
+    # bf16 and keeps the fp32 the real kernel produces, so the trace stays on meta.
     a, b = torch.randn(16, 64), torch.randn(4, 64, 32)
     offs = torch.tensor([4, 8, 12, 16], dtype=torch.int32)
     report = profile(Lambda(lambda a, b, o: torch._grouped_mm(a, b, offs=o)), (a, b, offs))
     assert report.totals.macs == 16 * 64 * 32
-    assert report.device == "cpu" and "aten::_grouped_mm" in report.notes[0]
+    assert report.device == "meta" and not report.notes
+    kernel = next(k for k in report.kernels if k.event.op == "aten::_grouped_mm")
+    # fp32 throughout: a 16*64 + b 4*64*32 + offsets 4 int32 read, out 16*32 written
+    assert (kernel.cost.bytes_read, kernel.cost.bytes_written) == ((1024 + 8192) * 4 + 16, 512 * 4)
