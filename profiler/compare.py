@@ -21,6 +21,9 @@ from .vocabulary import Bound
 
 __all__ = ["TotalsRow", "LayerCell", "LayerRow", "Comparison", "compare", "ALIGN_FRACTION", "ratio"]
 
+# Heaviest layers shown per model when the structures differ and no --top is given.
+DEFAULT_TOP = 10
+
 # Structures align when at least this share of the larger model's layer names occur in every model.
 ALIGN_FRACTION = 0.5
 
@@ -131,11 +134,14 @@ def _cells(report: Report) -> list[LayerCell]:
     return cells
 
 
-def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, top: int = 10) -> Comparison:
-    """Totals of each report with ratios to the first, and their layers side by side."""
+def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, top: int | None = None) -> Comparison:
+    """Totals of each report with ratios to the first, and their layers side by side.
+
+    `top` keeps the K heaviest layers (by latency with hardware, else MACs): of each model when the
+    structures differ (10 when not given), of the matched rows when they align (all when not given)."""
     if len(reports) < 2:
         raise UsageError("compare needs two or more models, or one model with two or more --hw")
-    if top < 1:
+    if top is not None and top < 1:
         raise UsageError(f"--top must be 1 or more, got {top}")
     if labels is None:
         labels = [report.model + (f" @ {_hardware_name(report)}" if _hardware_name(report) else "") for report in reports]
@@ -187,10 +193,13 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             # a row of views (flatten at the root) has nothing to compare
             if any(cell is not None and (cell.macs or cell.bytes_total) for cell in row.cells):
                 matched.append(row)
+        if top is not None:
+            matched = sorted(matched, key=lambda row: max((getattr(c, top_by) or 0) for c in row.cells if c is not None),
+                             reverse=True)[:top]
     else:
         for entry in cells:
             ranked = sorted(entry, key=lambda c: (getattr(c, top_by) or 0), reverse=True)
-            heaviest.append(tuple(ranked[:top]))
+            heaviest.append(tuple(ranked[:top if top is not None else DEFAULT_TOP]))
     return Comparison(
         totals=tuple(totals),
         aligned=aligned,

@@ -59,8 +59,13 @@ class Report:
         raise KeyError(name)
 
     def rows(self, depth: int | None = None, sort: str | None = None, top: int | None = None) -> list[Layer]:
-        """Table rows: layers folded to `depth`, sorted by `sort`, cut to `top`."""
+        """Table rows: layers folded to `depth`, sorted by `sort`, cut to `top`.
+
+        `top` keeps the K heaviest rows: without `sort`, heaviest by latency when there is an
+        estimate, else by MACs."""
         layers = list(self.layers) if depth is None else fold_layers(self.layers, depth, self.module_types, self.output_shapes)
+        if top is not None and sort is None:
+            sort = LATENCY_SORT if self.estimate is not None else "macs"
         if sort == LATENCY_SORT:
             estimate = self.estimate
             if estimate is None:
@@ -73,6 +78,17 @@ class Report:
     def with_notes(self, before: Sequence[str] = (), after: Sequence[str] = ()) -> Report:
         """The same report with notes added before and after its own (each note once)."""
         return replace(self, notes=tuple(dict.fromkeys((*before, *self.notes, *after))))
+
+    def __str__(self) -> str:
+        """The table, as `effprof` prints it (rich renders it 120 columns wide)."""
+        from .render import report_text  # the renderers sit downstream of every result type
+
+        return report_text(self)
+
+    def __rich__(self) -> Any:
+        from .render import render_report
+
+        return render_report(self, list(self.layers))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON interface. Keys documented in docs/json-schema.md; add, never rename."""

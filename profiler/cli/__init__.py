@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = _route([a for a in argv if a != "--debug"])
     try:
         with _ctrl_c_raises_interrupted():
-            # standalone: click prints its own usage errors (exit 2) and turns typer.Exit into SystemExit
-            app(args=argv, prog_name="effprof", standalone_mode=True)
+            # not standalone: usage errors come here as exceptions (one line below), typer.Exit(N) as N
+            code = app(args=argv, prog_name="effprof", standalone_mode=False)
+            return code if isinstance(code, int) else 0
     except SystemExit as done:
         if _caused_by_interrupt(done):
             return _interrupted()
@@ -98,11 +99,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"effprof: error: {error}", file=sys.stderr)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        if _is_usage_error(error):
+            return _usage_error(error)
         if debug:
             raise
         print(f"effprof: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", file=sys.stderr)
         return INTERNAL_ERROR
     return 0
+
+
+def _is_usage_error(error: Exception) -> bool:
+    """A mistyped option or argument, as click (vendored by typer) reports it."""
+    return type(error).__module__.split(".")[0] in ("typer", "click") and hasattr(error, "format_message")
+
+
+def _usage_error(error: Exception) -> int:
+    message = error.format_message()  # type: ignore[attr-defined]
+    if type(error).__name__ == "NoArgsIsHelpError":  # `effprof` or `effprof hw` alone: the help is the answer
+        error.show()  # type: ignore[attr-defined]
+        return int(getattr(error, "exit_code", USAGE_ERROR))
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path if ctx is not None else "effprof"
+    print(f"effprof: error: {message} (see `{command} --help`)", file=sys.stderr)
+    return int(getattr(error, "exit_code", USAGE_ERROR) or USAGE_ERROR)
 
 
 def _interrupted() -> int:

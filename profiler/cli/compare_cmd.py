@@ -26,14 +26,14 @@ def compare_command(
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Price floating tensors as fp32|fp16|bf16|fp8|int8."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Override the batch dimension of every input."),
     fuse: bool = typer.Option(False, "--fuse", help="With --hw: model conv/linear + BN + activation fused (TensorRT-style)."),
-    top: int = typer.Option(10, "--top", "-k", help="Heaviest layers shown per model when structures differ."),
+    top: Optional[int] = typer.Option(None, "--top", "-k", help="Show only the K heaviest layers (by latency with --hw, else MACs); default: every matched layer, or 10 per model when structures differ."),
     fmt_text: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {'|'.join(FORMATS)} (default: from --output's suffix, else table)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal (FILE.json or .md picks the format)."),
 ) -> None:
     """Models (or one model on several devices) side by side, with ratios to the first."""
     fmt = choose_format(fmt_text, output, FORMATS)
     devices: list[str | None] = list(hw) if hw else [None]
-    if top < 1:  # checked before minutes of profiling, not after
+    if top is not None and top < 1:  # checked before minutes of profiling, not after
         raise UsageError(f"--top must be 1 or more, got {top}")
     if len(targets) * len(devices) < 2:
         raise UsageError("compare needs two or more models, or one model with two or more --hw (e.g. --hw a4000 --hw t4)")

@@ -14,8 +14,10 @@ from .report import (
     by_op_tables,
     estimate_cells,
     notes_text,
+    ROOT_NAME,
     render_report,
     report_table,
+    report_text,
     summary_rows,
     totals_table,
     unsupported_text,
@@ -24,5 +26,5 @@ from .report import (
 __all__ = [
     "emit", "formats_of", "render_text", "renderables", "write_text", "Format", "choose_format", "escape",
     "markdown_table", "ESTIMATE_COLUMNS", "ReportTable", "by_op_tables", "estimate_cells", "notes_text",
-    "render_report", "report_table", "summary_rows", "totals_table", "unsupported_text",
+    "ROOT_NAME", "render_report", "report_table", "report_text", "summary_rows", "totals_table", "unsupported_text",
 ]

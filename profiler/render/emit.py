@@ -48,7 +48,7 @@ def _profile_tables(result: ProfileResult) -> tuple[RenderableType, ...]:
     if result.by_op is not None:
         parts.append(by_op_tables(result.by_op, top=result.top))
     if result.measurement is not None:
-        parts.append(render_measurement(result.measurement))
+        parts.append(render_measurement(result.measurement, top=result.top))
     return tuple(parts)
 
 

@@ -5,6 +5,8 @@ Builds renderables from a Report; printing is the caller's (the CLI's) business.
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +20,7 @@ from ..vocabulary import Bound
 
 __all__ = [
     "ReportTable", "report_table", "by_op_tables", "totals_table", "unsupported_text", "notes_text", "render_report",
-    "ESTIMATE_COLUMNS", "estimate_cells", "summary_rows",
+    "ROOT_NAME", "report_text", "ESTIMATE_COLUMNS", "estimate_cells", "summary_rows",
 ]
 
 
@@ -39,8 +41,12 @@ def _inputs_text(report: Report) -> str:
 
 def _display_name(report: Report, layer: Layer) -> str:
     if not layer.name:
-        return f"({layer.type})"
+        return ROOT_NAME
     return "  " * (layer.depth - 1) + layer.name
+
+
+# the root module's row in every human-readable form (its JSON and CSV name is "")
+ROOT_NAME = "(root)"
 
 
 # --------------------------------------------------------------------------------- the estimate
@@ -120,7 +126,7 @@ class ReportTable:
         )}
         for layer in rows:
             cells = [
-                _display_name(report, layer) if indent else (layer.name or "(root)"),
+                _display_name(report, layer) if indent else (layer.name or ROOT_NAME),
                 layer.type, layer.conv_kind or "", _shape(layer.output_shape), si(layer.params),
                 si(layer.macs), si(layer.flops), format_bytes(layer.bytes_total), _intensity(layer.intensity),
             ]
@@ -228,3 +234,10 @@ def render_report(report: Report, rows: list[Layer]) -> Group:
     parts = [report_table(report, rows), totals_table(report)]
     parts += [p for p in (unsupported_text(report), notes_text(report)) if p is not None]
     return Group(*parts)
+
+
+def report_text(report: Report, width: int = 120) -> str:
+    """The report's table and totals as plain text: what `print(report)` shows."""
+    console = Console(file=io.StringIO(), width=width, highlight=False, color_system=None)
+    console.print(render_report(report, list(report.layers)))
+    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
