@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         with _ctrl_c_raises_interrupted():
             # not standalone: usage errors come here as exceptions (one line below), typer.Exit(N) as N
             code = app(args=argv, prog_name="effprof", standalone_mode=False)
-            return code if isinstance(code, int) else 0
+        if code == INTERRUPTED:  # typer turns a KeyboardInterrupt raised in a command into exit code 130
+            return _interrupted()
+        return code if isinstance(code, int) else 0
     except SystemExit as done:
         if _caused_by_interrupt(done):
             return _interrupted()
