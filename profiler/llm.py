@@ -276,6 +276,7 @@ class _Priced:
     flops: int
     bytes: int
     parameter_memory_s: tuple[float, ...] = ()  # the part of memory_s spent reading parameters
+    parameter_compute_s: tuple[float, ...] = ()  # the part of compute_s spent dequantizing them
 
     @property
     def latency_s(self) -> float:
@@ -287,13 +288,15 @@ class _Priced:
 
     def compute_bound_from_batch(self, batch: int, limit: int = 1 << 20) -> int | None:
         """The smallest batch at which this step would be compute-bound, extrapolated from its
-        kernels at `batch`: parameters are read once whatever the batch; FLOPs and every other byte
-        (activations, the KV cache) grow in proportion to it. None when not even at `limit`."""
+        kernels at `batch`: parameters are read (and dequantized) once whatever the batch; FLOPs and
+        every other byte (activations, the KV cache) grow in proportion to it. None when not even at
+        `limit`."""
 
         def compute_bound(b: int) -> bool:
             scale = b / batch
             memory = [p + (m - p) * scale for m, p in zip(self.memory_s, self.parameter_memory_s)]
-            return _bound([c * scale for c in self.compute_s], memory) == "compute"
+            compute = [p + (c - p) * scale for c, p in zip(self.compute_s, self.parameter_compute_s)]
+            return _bound(compute, memory) == "compute"
 
         if not compute_bound(limit):
             return None
@@ -319,6 +322,7 @@ class _KernelPrice:
     memory_s: float
     eager_memory_s: float
     parameter_memory_s: float
+    parameter_compute_s: float
     macs: int
     flops: int
     bytes: int
@@ -384,8 +388,8 @@ class _Pricer:
         efficiency = self.spec.compute_efficiency.value
         bandwidth, memory_efficiency = self.spec.memory_bandwidth_gb_per_s.value, self.spec.memory_efficiency.value
         seconds = compute_time_s(priced.flops, choice.peak_tflop_per_s, efficiency)
-        if priced.dequant_ops:
-            seconds += compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency)
+        dequant_s = compute_time_s(priced.dequant_ops, self.dequant_peak, efficiency) if priced.dequant_ops else 0.0
+        seconds += dequant_s
         eager = priced
         if kernel.event.name in ("index_copy_", "index_put_"):
             eager = reprice(kernel, roles, self.precision, eager_cache=True)
@@ -394,6 +398,8 @@ class _Pricer:
             memory_s=memory_time_s(priced.bytes_total, bandwidth, memory_efficiency),
             eager_memory_s=memory_time_s(eager.bytes_total, bandwidth, memory_efficiency),
             parameter_memory_s=memory_time_s(priced.parameter_bytes, bandwidth, memory_efficiency),
+            # dequantizing weights is done once per GEMM whatever the batch; a KV cache's grows with it
+            parameter_compute_s=dequant_s if kernel.cost.family in ("matmul", "conv") else 0.0,
             macs=priced.macs,
             flops=priced.flops,
             bytes=priced.bytes_total,
@@ -405,7 +411,7 @@ class _Pricer:
         DynamicCache would run it (only the cache writes differ). Kernels alike in everything
         the price depends on (every decoder layer's, mostly) are priced once."""
         launch = self.spec.launch_overhead_s if self.eager else 0.0
-        compute, memory, eager_memory, parameter_memory = [], [], [], []
+        compute, memory, eager_memory, parameter_memory, parameter_compute = [], [], [], [], []
         macs = flops = nbytes = eager_bytes = 0
         for kernel in step.kernels:
             key = _signature(kernel, step.roles)
@@ -421,12 +427,14 @@ class _Pricer:
             memory.append(found.memory_s)
             eager_memory.append(found.eager_memory_s)
             parameter_memory.append(found.parameter_memory_s)
+            parameter_compute.append(found.parameter_compute_s)
             macs += found.macs
             flops += found.flops
             nbytes += found.bytes
             eager_bytes += found.eager_bytes
         launches = (launch,) * len(compute)
-        in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes, tuple(parameter_memory))
+        in_place = _Priced(tuple(compute), tuple(memory), launches, macs, flops, nbytes, tuple(parameter_memory),
+                           tuple(parameter_compute))
         concatenating = _Priced(tuple(compute), tuple(eager_memory), launches, macs, flops, eager_bytes)
         return in_place, concatenating
 

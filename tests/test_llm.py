@@ -80,7 +80,7 @@ def test_decode_at_batch_1_is_memory_bound_and_never_beats_the_bandwidth(llama8b
 
 
 def test_where_the_bound_flips_as_the_batch_grows(llama8b):
-    fp16, _, _ = llama8b
+    fp16, int4, _ = llama8b
     # prefill of 1024 tokens: every GEMM already has 1024 rows, far above the h100 ridge point
     # (989.4e12 * 0.7 / (3.35e12 * 0.85) = 243 FLOP/B): compute-bound from batch 1
     assert fp16.prefill.compute_bound_from_batch == 1
@@ -88,6 +88,9 @@ def test_where_the_bound_flips_as_the_batch_grows(llama8b):
     # 1025 * 131,072 B / (3.35e12 * 0.85 B/s) = 47 us, outweighs the GEMMs' compute,
     # 2 * 7,504,658,432 / (989.4e12 * 0.7) = 21.7 us, however many sequences share the weights
     assert fp16.decode.compute_bound_from_batch is None
+    # int4 weights change neither side per sequence: dequantizing them (2 ops per weight on the
+    # vector units) happens once per GEMM whatever the batch, so it must not grow with it
+    assert int4.decode.compute_bound_from_batch is None
 
 
 def test_int4_weights_cut_the_decode_step_by_the_byte_ratio(llama8b):
