@@ -94,7 +94,8 @@ class Report:
         """The JSON interface. Keys documented in docs/json-schema.md; add, never rename."""
         from .document import document  # the one JSON builder sits downstream of every result type
 
-        return document(self)
+        data: dict[str, Any] = document(self)
+        return data
 
 
 def _ancestor(name: str, depth: int) -> str:

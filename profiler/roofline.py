@@ -466,6 +466,4 @@ def _primary_unit(spec: HardwareSpec, dtype: str) -> UnitChoice:
         peak = matrix.peak(dtype)
         if peak is not None:
             return UnitChoice("matrix", dtype, peak.value, matrix.name)
-    vector = spec.vector_units
-    key = dtype if vector.peak(dtype) is not None else "fp32"
-    return UnitChoice("vector", key, vector.peak(key).value, vector.name)
+    return _vector_choice(spec, dtype)

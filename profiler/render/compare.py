@@ -11,6 +11,7 @@ from rich.text import Text
 from ..compare import Comparison, LayerCell
 from ..units import format_bytes, format_seconds, si
 from .cells import intensity_text, percent_text, times_text
+from .markdown import markdown_table
 
 __all__ = ["compare_renderable", "compare_markdown"]
 
@@ -56,27 +57,28 @@ def compare_renderable(comparison: Comparison) -> Group:
                 layers.add_column(f"{short} Bound", no_wrap=True)
                 if index:
                     layers.add_column(f"{short} Lat. ×", justify="right", no_wrap=True)
-        for row in comparison.matched:
-            cells = [row.name or "(root)"]
-            if one_count:
-                cells.append(si(row.cells[0].macs))
-            for index, cell in enumerate(row.cells):
+        for matched in comparison.matched:
+            texts: list[str] = [matched.name or "(root)"]
+            first = matched.cells[0]
+            if one_count and first is not None:
+                texts.append(si(first.macs))
+            for index, cell in enumerate(matched.cells):
                 if not one_count:
-                    cells.append(si(cell.macs) if cell else "-")
-                cells.append(format_bytes(cell.bytes_total) if cell else "-")
+                    texts.append(si(cell.macs) if cell else "-")
+                texts.append(format_bytes(cell.bytes_total) if cell else "-")
                 if latency:
-                    cells += [format_seconds(cell.latency_s) if cell else "-", (cell.bound or "") if cell else "-"]
+                    texts += [format_seconds(cell.latency_s) if cell else "-", (cell.bound or "") if cell else "-"]
                     if index:
-                        cells.append(times_text(row.ratio("latency_s", index)))
-            layers.add_row(*cells)
+                        texts.append(times_text(matched.ratio("latency_s", index)))
+            layers.add_row(*texts)
         parts.append(layers)
         parts.append(Text("  ".join(f"[{i + 1}] {label}" for i, label in enumerate(comparison.labels)), style="dim"))
     else:
         by = "latency" if latency else "MACs"
         parts.append(Text(f"Structures differ ({comparison.shared_layers} layer names shared): "
                           f"the heaviest layers of each, by {by}.", style="dim"))
-        for label, cells in zip(comparison.labels, comparison.top):
-            parts.append(_top_table(label, cells, latency))
+        for label, heaviest in zip(comparison.labels, comparison.top):
+            parts.append(_top_table(label, heaviest, latency))
     parts += [Text(f"note: {note}", style="yellow") for note in comparison.notes]
     return Group(*parts)
 
@@ -91,10 +93,10 @@ def _top_table(label: str, cells: tuple[LayerCell, ...], latency: bool) -> Table
         table.add_column("Latency", justify="right", no_wrap=True)
         table.add_column("Bound", no_wrap=True)
     for cell in cells:
-        row = [cell.name or "(root)", cell.conv_kind or cell.type, si(cell.macs), format_bytes(cell.bytes_total)]
+        texts = [cell.name or "(root)", cell.conv_kind or cell.type, si(cell.macs), format_bytes(cell.bytes_total)]
         if latency:
-            row += [format_seconds(cell.latency_s), cell.bound or ""]
-        table.add_row(*row)
+            texts += [format_seconds(cell.latency_s), cell.bound or ""]
+        table.add_row(*texts)
     return table
 
 
@@ -102,36 +104,39 @@ def compare_markdown(comparison: Comparison) -> str:
     latency = comparison.top_by == "latency_s"
     header = ["Model", "Params", "MACs", "Bytes R+W"] + (["Latency", "Mem-bound"] if latency else [])
     header += ["Params ×", "MACs ×", "Bytes ×"] + (["Latency ×"] if latency else [])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in comparison.totals:
-        cells = [f"`{row.label}`", f"{row.params:,}", f"{row.macs:,}", format_bytes(row.bytes_total)]
+    totals = []
+    for entry in comparison.totals:
+        texts = [f"`{entry.label}`", f"{entry.params:,}", f"{entry.macs:,}", format_bytes(entry.bytes_total)]
         if latency:
-            cells += [format_seconds(row.latency_s), percent_text(row.memory_bound_fraction)]
-        cells += [times_text(row.ratios["params"]), times_text(row.ratios["macs"]), times_text(row.ratios["bytes_total"])]
+            texts += [format_seconds(entry.latency_s), percent_text(entry.memory_bound_fraction)]
+        texts += [times_text(entry.ratios["params"]), times_text(entry.ratios["macs"]), times_text(entry.ratios["bytes_total"])]
         if latency:
-            cells.append(times_text(row.ratios["latency_s"]))
-        lines.append("| " + " | ".join(cells) + " |")
+            texts.append(times_text(entry.ratios["latency_s"]))
+        totals.append(texts)
+    lines = markdown_table(header, totals)
     lines.append("")
     if comparison.aligned:
         header = ["Layer"] + [f"MACs [{i + 1}]" for i in range(len(comparison.labels))]
         if latency:
             header += [f"Latency [{i + 1}]" for i in range(len(comparison.labels))]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for row in comparison.matched:
-            cells = [f"`{row.name or '(root)'}`"] + [si(c.macs) if c else "-" for c in row.cells]
+        rows = []
+        for matched in comparison.matched:
+            texts = [f"`{matched.name or '(root)'}`"] + [si(c.macs) if c else "-" for c in matched.cells]
             if latency:
-                cells += [f"{format_seconds(c.latency_s)} {c.bound or ''}".strip() if c else "-" for c in row.cells]
-            lines.append("| " + " | ".join(cells) + " |")
+                texts += [f"{format_seconds(c.latency_s)} {c.bound or ''}".strip() if c else "-" for c in matched.cells]
+            rows.append(texts)
+        lines += markdown_table(header, rows)
         lines += [""] + [f"[{i + 1}] `{label}`  " for i, label in enumerate(comparison.labels)]
     else:
-        for label, cells in zip(comparison.labels, comparison.top):
-            lines += [f"Heaviest layers of `{label}`:", "", "| Layer | Kind | MACs | Bytes R+W |"
-                      + (" Latency | Bound |" if latency else ""), "|---|---|---|---|" + ("---|---|" if latency else "")]
-            for cell in cells:
-                row = [f"`{cell.name or '(root)'}`", cell.conv_kind or cell.type, si(cell.macs), format_bytes(cell.bytes_total)]
+        for label, heaviest in zip(comparison.labels, comparison.top):
+            top_rows = []
+            for cell in heaviest:
+                texts = [f"`{cell.name or '(root)'}`", cell.conv_kind or cell.type, si(cell.macs), format_bytes(cell.bytes_total)]
                 if latency:
-                    row += [format_seconds(cell.latency_s), cell.bound or ""]
-                lines.append("| " + " | ".join(row) + " |")
+                    texts += [format_seconds(cell.latency_s), cell.bound or ""]
+                top_rows.append(texts)
+            lines += [f"Heaviest layers of `{label}`:", ""]
+            lines += markdown_table(["Layer", "Kind", "MACs", "Bytes R+W", *(["Latency", "Bound"] if latency else [])], top_rows)
             lines.append("")
     if comparison.notes:
         lines += ([""] if lines[-1] else []) + [f"> note: {note}" for note in comparison.notes]

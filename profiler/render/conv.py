@@ -44,7 +44,7 @@ def conv_renderable(table: ConvTable) -> Group:
     for title in ("MACs ratio", "Closed form", "Params ratio"):
         out.add_column(title, justify="right", no_wrap=True)
     for row in table.rows:
-        cells = [row.kind, f"{row.params:,}", si(row.macs), si(row.flops), format_bytes(row.bytes_total),
+        cells: list[str | Text] = [row.kind, f"{row.params:,}", si(row.macs), si(row.flops), format_bytes(row.bytes_total),
                  intensity_text(row.intensity)]
         if latency:
             colour = {"memory": "yellow", "compute": "cyan"}.get(row.bound or "", "")

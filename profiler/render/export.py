@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from ..aggregate import Layer
 from ..document import document, layer_document
@@ -22,7 +23,7 @@ def to_json(report: Report) -> str:
     return json.dumps(document(report), indent=2)
 
 
-def _row_dicts(report: Report, rows: list[Layer]) -> list[dict]:
+def _row_dicts(report: Report, rows: list[Layer]) -> list[dict[str, Any]]:
     estimate = report.estimate
     return [layer_document(layer, estimate.for_row(layer) if estimate is not None else None) for layer in rows]
 

@@ -33,7 +33,7 @@ def choose_format(text: str | None, output: Path | None, allowed: Sequence[Forma
     names = [f.value for f in allowed]
     if text is None:
         implied = FORMAT_OF_SUFFIX.get(output.suffix.lower()) if output is not None else None
-        return implied if implied in allowed else Format.TABLE
+        return implied if implied is not None and implied in allowed else Format.TABLE
     key = text.strip().lower()
     if key not in names:
         raise UsageError(f"unknown --format '{text}'{did_you_mean(text, names)}; use one of {', '.join(names)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from rich.console import Group
 from rich.table import Table
 
@@ -16,10 +18,12 @@ _SPEC_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
 def _gemm_peak(spec: HardwareSpec, dtype: str) -> tuple[float, bool]:
     """(peak, on the matrix engine?) a GEMM gets in `dtype`: the matrix engine when it supports
     the dtype, else the vector units (tf32 and unlisted narrow types at their fp32 rate)."""
-    if spec.matrix_engine is not None and spec.matrix_engine.peak(dtype) is not None:
-        return spec.matrix_engine.peak(dtype).value, True
-    vector = spec.vector_units
-    return (vector.peak(dtype) or vector.peak("fp32")).value, False
+    matrix = spec.matrix_engine.peak(dtype) if spec.matrix_engine is not None else None
+    if matrix is not None:
+        return matrix.value, True
+    vector = spec.vector_units.peak(dtype) or spec.vector_units.peak("fp32")
+    assert vector is not None  # parse_spec requires an fp32 vector peak
+    return vector.value, False
 
 
 def hardware_list_table(specs: list[HardwareSpec]) -> Table:
@@ -56,7 +60,9 @@ def hardware_detail(spec: HardwareSpec) -> Group:
     head.add_row("Memory efficiency", f"{spec.memory_efficiency.value:g}", spec.memory_efficiency.source)
     head.add_row("Launch overhead", f"{spec.launch_overhead_us.value:g} µs", spec.launch_overhead_us.source)
     peaks = Table(title="Dense peaks", header_style="bold", pad_edge=False, title_justify="left")
-    for title, justify in (("Unit", "left"), ("dtype", "left"), ("TFLOP/s", "right"), ("Ridge FLOP/B", "right"), ("Source", "left")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("Unit", "left"), ("dtype", "left"), ("TFLOP/s", "right"), ("Ridge FLOP/B", "right"), ("Source", "left"))
+    for title, justify in columns:
         peaks.add_column(title, justify=justify, overflow="fold" if title == "Source" else "ellipsis", no_wrap=title != "Source")
     for key, unit in spec.units().items():
         for dtype, peak in unit.peak_tflop_per_s.items():

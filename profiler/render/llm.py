@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from ..document import document
@@ -80,7 +80,7 @@ def render_llm(result: LlmResult) -> Group:
     summary.add_column()
     for label, value in llm_summary_rows(result):
         summary.add_row(label, value)
-    parts: list = [summary]
+    parts: list[RenderableType] = [summary]
     if len(result.batches) > 1:
         batches = Table(title="Batch size against throughput and memory", title_justify="left")
         for title in BATCH_COLUMNS:

@@ -69,7 +69,7 @@ def measurement_summary(measurement: Measurement) -> Table:
 
 
 def render_measurement(measurement: Measurement, *, top: int | None = None) -> Group:
-    parts = [measurement_table(measurement, top=top), measurement_summary(measurement)]
+    parts: list[Table | Text] = [measurement_table(measurement, top=top), measurement_summary(measurement)]
     if measurement.notes:
         parts.append(Text("\n".join(f"note: {n}" for n in measurement.notes), style="dim"))
     return Group(*parts)

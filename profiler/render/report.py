@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -120,12 +120,12 @@ class ReportTable:
     def __init__(self, report: Report, rows: list[Layer], *, indent: bool = True) -> None:
         self.report = report
         self.title = f"{report.model}  ·  inputs {_inputs_text(report)}  ·  {report.dtype}"
-        self.columns: dict[str, list] = {title: [] for title in (
+        self.columns: dict[str, list[str | Text]] = {title: [] for title in (
             "Layer", "Type", "Kind", "Output", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B",
             *(ESTIMATE_COLUMNS if report.estimate is not None else ()),
         )}
         for layer in rows:
-            cells = [
+            cells: list[str | Text] = [
                 _display_name(report, layer) if indent else (layer.name or ROOT_NAME),
                 layer.type, layer.conv_kind or "", _shape(layer.output_shape), si(layer.params),
                 si(layer.macs), si(layer.flops), format_bytes(layer.bytes_total), _intensity(layer.intensity),
@@ -231,7 +231,7 @@ def by_op_tables(operators: ByOperator, *, top: int | None = None) -> Group:
 
 
 def render_report(report: Report, rows: list[Layer]) -> Group:
-    parts = [report_table(report, rows), totals_table(report)]
+    parts: list[RenderableType] = [report_table(report, rows), totals_table(report)]
     parts += [p for p in (unsupported_text(report), notes_text(report)) if p is not None]
     return Group(*parts)
 
