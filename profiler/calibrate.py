@@ -29,15 +29,13 @@ source). Nothing here prints: progress goes to the `progress` callback.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import math
 import os
 import platform
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +47,7 @@ from .hardware import HardwareSpec, load_spec, parse_spec
 from .plausible import busy_warnings, family_problem, load_average, retry, tier_problems
 from .yamlfile import load_yaml
 from .measure import cpu_name, median, memory_available_bytes, num_threads, pick_device
+from .realrun import Clock, tf32
 
 __all__ = [
     "Calibration", "Reading", "FamilyReading", "Probe", "PROBES", "calibrate", "bandwidth_tiers", "spec_dict", "spec_yaml",
@@ -110,25 +109,19 @@ class _Timer:
     `inner` chosen so that one batch lasts about `batch_s` (tiny ops are timed in bulk)."""
 
     def __init__(self, device: str) -> None:
-        self.cuda = device == "cuda"
+        self.clock = Clock(device)
+        self.cuda = self.clock.cuda
         self.worst_spread = 1.0  # slowest / fastest repeat of any one measurement: how busy the machine was
 
     def _now(self) -> Any:
-        if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            return event
-        return time.perf_counter()
+        return self.clock.stamp()
 
     def _elapsed(self, start: Any, end: Any) -> float:
-        if self.cuda:
-            torch.cuda.synchronize()
-            return start.elapsed_time(end) / 1e3
-        return end - start
+        self.clock.sync()
+        return self.clock.seconds(start, end)
 
     def _sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
+        self.clock.sync()
 
     def _batch(self, fn: Callable[[], Any], inner: int) -> float:
         self._sync()
@@ -309,19 +302,6 @@ _GEMM_DTYPES = {
 }
 
 
-@contextlib.contextmanager
-def _allow_tf32(allowed: bool, device: str) -> Iterator[None]:
-    if device != "cuda":
-        yield
-        return
-    saved = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = allowed
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
-
-
 def calibrate(*, device: str | None = None, quick: bool = False, families: bool = True, cache_tiers: bool = True,
               threads: int | None = None, progress: Progress | None = None, keep_implausible: bool = False) -> Calibration:
     """Measure this machine (the GPU when `device` is 'cuda' or one is present, else the CPU).
@@ -367,9 +347,9 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
         kept.append(f"kept implausible numbers (--keep-implausible): {problems}")
 
     matrix: dict[str, Reading] = {}
-    for name, dtype, tf32 in gemms:
+    for name, dtype, allow_tf32 in gemms:
         step(f"{name} GEMM")
-        with _allow_tf32(tf32, device):
+        with tf32(allow_tf32):
             result = _gemm_tflop_per_s(timer, plan, device, dtype)
         if result is not None:
             rate, n = result
@@ -380,7 +360,7 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
     vector: dict[str, Reading] = {}
     if device == "cuda":
         step("fp32 GEMM on CUDA cores")
-        with _allow_tf32(False, device):
+        with tf32(False):
             result = _gemm_tflop_per_s(timer, plan, device, torch.float32)
         if result is not None:
             vector["fp32"] = Reading(result[0], f"fp32 matmul {result[1]}^3 with TF32 off (CUDA cores), best of {plan.repeats}")

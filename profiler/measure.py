@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
@@ -41,7 +40,8 @@ from .errors import UsageError
 from .hardware import HardwareSpec
 from .loading import load_model
 from .report import Report
-from .tracing import ModelInputs, eval_mode
+from .realrun import Clock, inference, tf32
+from .tracing import ModelInputs
 
 __all__ = [
     "error_percent",
@@ -143,37 +143,6 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-class _Clock:
-    """Timestamps on the model's device: perf_counter_ns on CPU, recorded CUDA events on a GPU."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-
-    def stamp(self) -> Any:
-        if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            return event
-        return time.perf_counter_ns()
-
-    def sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def seconds(self, start: Any, end: Any) -> float:
-        """Time between two stamps; on CUDA only after `sync()`."""
-        if self.cuda:
-            return start.elapsed_time(end) / 1e3
-        return (end - start) / 1e9
-
-
-@contextlib.contextmanager
-def _inference(model: nn.Module) -> Iterator[None]:
-    """eval mode and no_grad for the duration; the model restored exactly after (tracing.eval_mode)."""
-    with eval_mode(model), torch.no_grad():
-        yield
-
-
 def _call(model: nn.Module, inputs: ModelInputs) -> Any:
     return model(*inputs.args, **inputs.kwargs)
 
@@ -182,9 +151,9 @@ def time_forward(model: nn.Module, inputs: ModelInputs, *, warmup: int = DEFAULT
                  repeats: int = DEFAULT_REPEATS) -> list[float]:
     """Seconds of each of `repeats` whole forward calls (eval, no grad, no hooks), after `warmup` calls."""
     _check_counts(warmup, repeats)
-    clock = _Clock(_model_device(model))
+    clock = Clock(_model_device(model))
     times = []
-    with _inference(model):
+    with inference(model):
         for _ in range(warmup):
             _call(model, inputs)
         clock.sync()
@@ -236,7 +205,7 @@ def _named_modules_once(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 @contextlib.contextmanager
-def _timing_hooks(model: nn.Module, clock: _Clock, calls: list[_Call]) -> Iterator[None]:
+def _timing_hooks(model: nn.Module, clock: Clock, calls: list[_Call]) -> Iterator[None]:
     """Hooks that append one `_Call` per module call to `calls` (the caller empties it between forwards)."""
     stack: list[int] = []
     handles = []
@@ -267,7 +236,7 @@ def _timing_hooks(model: nn.Module, clock: _Clock, calls: list[_Call]) -> Iterat
             handle.remove()
 
 
-def _own_times(calls: list[_Call], clock: _Clock) -> tuple[dict[str, float], dict[str, float], dict[str, int], dict[str, int]]:
+def _own_times(calls: list[_Call], clock: Clock) -> tuple[dict[str, float], dict[str, float], dict[str, int], dict[str, int]]:
     """Per module: own seconds, inclusive seconds, calls and direct child calls in one forward."""
     inclusive = [clock.seconds(c.start, c.end) if c.end is not None else 0.0 for c in calls]
     children = [0.0] * len(calls)
@@ -294,14 +263,14 @@ def time_layers(model: nn.Module, inputs: ModelInputs, *, warmup: int = DEFAULT_
                 repeats: int = DEFAULT_REPEATS) -> LayerTimes:
     """Own and inclusive time of every module, median over `repeats` hooked forwards after `warmup`."""
     _check_counts(warmup, repeats)
-    clock = _Clock(_model_device(model))
+    clock = Clock(_model_device(model))
     own_runs: list[dict[str, float]] = []
     total_runs: list[dict[str, float]] = []
     counts: dict[str, int] = {}
     child_counts: dict[str, int] = {}
     root = ""
     calls: list[_Call] = []
-    with _inference(model), _timing_hooks(model, clock, calls):
+    with inference(model), _timing_hooks(model, clock, calls):
         for iteration in range(warmup + repeats):
             calls.clear()
             _call(model, inputs)
@@ -540,19 +509,6 @@ def _measure_dtype(report: Report, device: str) -> torch.dtype:
     return _MEASURABLE[name]
 
 
-@contextlib.contextmanager
-def _tf32(enabled: bool) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
-
-
 def measure_loaded(
     loaded: Any,
     report: Report,
@@ -580,7 +536,7 @@ def measure_loaded(
     inputs = inputs.map_tensors(
         lambda t: t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device=device)
     )
-    with _tf32(report.dtype == "tf32"), num_threads(threads):
+    with tf32(report.dtype == "tf32"), num_threads(threads):
         forward = time_forward(model, inputs, warmup=warmup, repeats=repeats)
         if layers:
             per_layer = time_layers(model, inputs, warmup=1, repeats=repeats)

@@ -10,6 +10,8 @@ import random
 
 import pytest
 
+from profiler.realrun import Clock
+
 from profiler.document import document
 from profiler.results import ProfileResult
 import torch
@@ -21,7 +23,6 @@ from profiler.loading import load_model
 from profiler.measure import (
     LayerTimes,
     _Call,
-    _Clock,
     _own_times,
     check_fits,
     error_percent,
@@ -125,7 +126,7 @@ def test_median():
 def test_own_time_is_inclusive_minus_direct_children():
     # root 0..100 ns holds a (10..40, which holds a.x 15..25) and b (50..90)
     calls = [_Call("", -1, 0, 100), _Call("a", 0, 10, 40), _Call("a.x", 1, 15, 25), _Call("b", 0, 50, 90)]
-    own, inclusive, counts, children = _own_times(calls, _Clock(torch.device("cpu")))
+    own, inclusive, counts, children = _own_times(calls, Clock(torch.device("cpu")))
     assert own == pytest.approx({"": 30e-9, "a": 20e-9, "a.x": 10e-9, "b": 40e-9})  # 100-30-40, 30-10
     assert inclusive == pytest.approx({"": 100e-9, "a": 30e-9, "a.x": 10e-9, "b": 40e-9})
     assert counts == {"": 1, "a": 1, "a.x": 1, "b": 1}
@@ -134,7 +135,7 @@ def test_own_time_is_inclusive_minus_direct_children():
 
 def test_a_module_called_twice_adds_its_calls():
     calls = [_Call("", -1, 0, 50), _Call("relu", 0, 10, 20), _Call("relu", 0, 30, 35)]
-    own, _, counts, children = _own_times(calls, _Clock(torch.device("cpu")))
+    own, _, counts, children = _own_times(calls, Clock(torch.device("cpu")))
     assert own["relu"] == pytest.approx(15e-9) and own[""] == pytest.approx(35e-9)
     assert counts["relu"] == 2 and children[""] == 2
 
