@@ -77,18 +77,18 @@ class InputMismatchError(EffprofError):
         self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str, raised_by_model: bool = False,
         frame: str | None = None,
     ) -> None:
-        shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
+        given = _given_tensors(input_shapes)
         detail = detail.rstrip(".")
         if raised_by_model:
             where = f", raised at {frame}" if frame else ""
             message = (
-                f"the model's forward raised at layer '{layer}' ({layer_type}), given tensors {shapes}: {detail}{where}. "
+                f"the model's forward raised at layer '{layer}' ({layer_type}){given}: {detail}{where}. "
                 "Check the inputs it expects, or rerun with --debug for the traceback."
             )
         else:
             called = f" (called at {frame})" if frame else ""
             message = (
-                f"inputs do not fit the model at layer '{layer}' ({layer_type}), given tensors {shapes}: "
+                f"inputs do not fit the model at layer '{layer}' ({layer_type}){given}: "
                 f"{detail}{called}.{_dtype_hint(detail)} Check --input-shape (or example_inputs())."
             )
         super().__init__(message)
@@ -146,10 +146,11 @@ class TorchLimitError(EffprofError):
 
     def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str,
                  logged: Sequence[str] = ()) -> None:
-        shapes = ", ".join(_shape_text(s) for s in input_shapes) or "no tensors"
+        shapes = ", ".join(_shape_text(s) for s in input_shapes)
+        on_tensors = f" on tensors {shapes}" if shapes else ""
         why = f" (torch logged: {'; '.join(logged)})" if logged else ""
         super().__init__(
-            f"PyTorch cannot run layer '{layer}' ({layer_type}) on tensors {shapes}: {detail}{why}. "
+            f"PyTorch cannot run layer '{layer}' ({layer_type}){on_tensors}: {detail}{why}. "
             "This is a limit of PyTorch's kernels for this combination of inputs, not a shape mismatch: "
             "profile the model the way PyTorch can run it."
         )
@@ -157,6 +158,13 @@ class TorchLimitError(EffprofError):
         self.layer_type = layer_type
         self.input_shapes = list(input_shapes)
         self.detail = detail
+
+
+def _given_tensors(input_shapes: Sequence[tuple[int, ...]]) -> str:
+    """', given tensors [2, 4]', or nothing when the layer received no positional tensor (keyword-only
+    inputs are not seen by module hooks, and 'given no tensors' would be false)."""
+    shapes = ", ".join(_shape_text(s) for s in input_shapes)
+    return f", given tensors {shapes}" if shapes else ""
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

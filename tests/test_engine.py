@@ -207,3 +207,16 @@ def test_an_exception_of_the_model_itself_is_named_as_such():
 
     with pytest.raises(InputMismatchError, match=r"the model's forward raised at layer '\(root\)' \(Refuses\), given tensors \[2, 4\]: ValueError: needs 5 features"):
         profile(Refuses(), torch.randn(2, 4))
+
+
+def test_a_model_given_keyword_inputs_only_is_not_said_to_have_no_tensors():
+    # module hooks see positional arguments only: a keyword-only call must not read "given tensors no tensors"
+    class KeywordOnly(nn.Module):
+        def forward(self, *, pixel_values):
+            raise ValueError("wants a video")
+
+    with pytest.raises(InputMismatchError) as raised:
+        profile(KeywordOnly(), {"pixel_values": torch.randn(1, 3, 8, 8)})
+    message = str(raised.value)
+    assert "no tensors" not in message
+    assert "raised at layer '(root)' (KeywordOnly): ValueError: wants a video" in message
