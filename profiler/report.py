@@ -121,7 +121,9 @@ def fold_layers(
                 layer,
                 name=target,
                 type=module_types.get(target, layer.type),
-                output_shape=output_shapes.get(target, layer.output_shape),
+                # a container shows its own output, or none when it is never called itself (a
+                # ModuleList): never the shape of the first child folded into it
+                output_shape=layer.output_shape if target == layer.name else output_shapes.get(target),
             )
             continue
         folded[target] = replace(

@@ -52,6 +52,41 @@ def test_layers_add_up_to_totals_and_folding_keeps_sums():
     assert {row.name: row.macs for row in folded}["block"] == 512
 
 
+class Stage(nn.Module):
+    """A container whose first child's output (8 channels, 6x6) is not its own (4 channels, 1x1);
+    its convs sit in a ModuleList, which is never called itself and so has no output of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1)])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = conv(x)
+        return self.pool(x)
+
+
+class StagedNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stage = Stage()
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+
+    def forward(self, x):
+        return self.head(self.stage(x))
+
+
+def test_a_container_row_shows_its_own_output_never_its_first_childs():
+    report = profile(StagedNet(), torch.randn(1, 3, 6, 6))
+    shapes = {depth: {row.name: row.output_shape for row in report.rows(depth=depth)} for depth in (0, 1, 2)}
+    # first children: stage.convs.0 gives (1, 8, 6, 6), head.0 (Flatten) gives (1, 4)
+    assert shapes[0] == {"": (1, 2)}
+    assert shapes[1] == {"stage": (1, 4, 1, 1), "head": (1, 2)}
+    assert shapes[2]["stage.convs"] is None  # a ModuleList returns nothing: no shape, not convs.0's
+    assert shapes[2]["stage.pool"] == (1, 4, 1, 1)
+
+
 def test_sort_and_top():
     report = profile(Net(), torch.randn(4, 8))
     top = report.rows(sort="macs", top=2)
