@@ -6,6 +6,9 @@ priced as the aten one. A formula is a pure function `OpEvent -> OpCost`. Regist
 twice is an error, so two families can never silently disagree about the same op. Ops with no
 entry are *unsupported* and are reported by the aggregation, never counted as zero in silence;
 the few bookkeeping ops in `FREE_OPS` cost nothing by definition and are neither.
+
+Users price their own ops (a `torch.library` custom op, `mylib::fused_gelu`) with `register_op`,
+by full name and in any namespace; the built-in formulas stay aten and prims only.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Callable, Literal
 from ..events import OpEvent, TensorMeta, tensor_args
 from ..vocabulary import KernelFamily, out_of_place
 
-__all__ = ["OpCost", "Formula", "FREE_OPS", "FORMULA_NAMESPACES", "register", "formula_for", "is_free",
-           "registered_ops", "io_bytes"]
+__all__ = ["OpCost", "Formula", "FREE_OPS", "FORMULA_NAMESPACES", "register", "register_op", "unregister_op",
+           "formula_for", "is_free", "registered_ops", "io_bytes"]
 
 Engine = Literal["matrix", "vector", "none"]
 
@@ -54,6 +57,7 @@ class OpCost:
 Formula = Callable[[OpEvent], OpCost]
 
 _FORMULAS: dict[str, Formula] = {}
+_USER_OPS: set[str] = set()  # registered by register_op: the only ones unregister_op may remove
 
 FORMULA_NAMESPACES = ("aten", "prims")
 
@@ -94,9 +98,42 @@ def register(*names: str, namespace: str = "aten") -> Callable[[Formula], Formul
     return decorate
 
 
+def register_op(op: str) -> Callable[[Formula], Formula]:
+    """Register your own cost formula for the op `op`, named in full with its namespace
+    (`"mylib::fused_gelu"`, as `torch.library` defines it). Used as a decorator on a pure function
+    `OpEvent -> OpCost`; from then on the op is counted instead of listed as unsupported.
+
+    An op that already has a formula (built-in or yours) is refused: remove yours first with
+    `unregister_op`."""
+    namespace, separator, name = op.partition("::")
+    if not (namespace and separator and name) or "::" in name:
+        raise ValueError(f"name the op in full with its namespace, e.g. 'mylib::fused_gelu', not {op!r}")
+    if op in FREE_OPS:
+        raise ValueError(f"{op} is a bookkeeping op that costs nothing by definition; it takes no formula")
+
+    def decorate(formula: Formula) -> Formula:
+        if op in _FORMULAS:
+            raise ValueError(f"cost formula for {op} registered twice")
+        _FORMULAS[op] = formula
+        _USER_OPS.add(op)
+        return formula
+
+    return decorate
+
+
+def unregister_op(op: str) -> None:
+    """Remove a formula registered with `register_op`; the op is unsupported again. Built-in
+    formulas cannot be removed."""
+    if op not in _USER_OPS:
+        raise ValueError(f"{op} has no formula registered with register_op")
+    _USER_OPS.discard(op)
+    del _FORMULAS[op]
+
+
 def formula_for(op: str) -> Formula | None:
     """The formula for the full op name `op` (`aten::relu`); an in-place variant (`aten::relu_`)
-    uses its out-of-place formula. None for every op of another namespace."""
+    uses its out-of-place formula. None for an op of another namespace, unless its user
+    registered one with `register_op`."""
     found = _FORMULAS.get(op)
     if found is None and out_of_place(op) != op:
         found = _FORMULAS.get(out_of_place(op))
