@@ -17,9 +17,12 @@ __all__ = [
     "OVERHEAD_FLOOR_US", "SPREAD_BUSY", "family_problem", "tier_problems", "busy_warnings", "load_average", "retry",
 ]
 
-# A compute-bound probe is timed against the GEMM peak measured minutes before on the same machine:
-# beating it by more than timing noise (10%) means the probe's time was misread.
-COMPUTE_EFFICIENCY_MAX = 1.1
+# A compute-bound probe is timed against the GEMM rate measured minutes before on the same machine.
+# That rate is one library's matmul, not the core's ceiling: on a 2-vCPU AMD EPYC, oneDNN's 1x1 convs
+# ran up to 395 GFLOP/s against torch.matmul's 210 (2 threads), and 3x3 convs 2.2x the matmul rate
+# (1 thread; Winograd F(2x2,3x3) does 2.25x fewer multiplies). The most an algorithm saves is
+# Winograd F(4x4,3x3)'s 4x; beyond that, plus 10% timing noise, the probe's time was misread.
+COMPUTE_EFFICIENCY_MAX = 4.0 * 1.1
 # A memory-bound probe may beat the DRAM copy when its bytes sit in cache; with cache tiers in the
 # spec the roofline already prices those bytes at cache speed, so beating that by half is misread.
 CACHED_MEMORY_EFFICIENCY_MAX = 1.5
@@ -44,8 +47,8 @@ def family_problem(
     if efficiency >= EFFICIENCY_CLIP:
         return f"{key}: efficiency {efficiency:g} hit the {EFFICIENCY_CLIP:g} clip (the probe ran faster than it can)"
     if strict and term == "compute" and efficiency > COMPUTE_EFFICIENCY_MAX:
-        return (f"{key}: efficiency {efficiency:.3g} is above 1: the probe ran faster than the GEMM peak measured "
-                "on this machine")
+        return (f"{key}: efficiency {efficiency:.3g} is over 4x the GEMM rate measured on this machine, more than "
+                "any kernel library or algorithm (Winograd F(4x4,3x3)) explains")
     if strict and term == "memory" and has_tiers and efficiency > CACHED_MEMORY_EFFICIENCY_MAX:
         return f"{key}: efficiency {efficiency:.3g} beats the measured copy bandwidth of its working set by over half"
     if overhead_us > max(OVERHEAD_LAUNCH_RATIO_MAX * launch_us, OVERHEAD_FLOOR_US):
