@@ -28,10 +28,6 @@ class OpTotals(_Traffic):
     bytes_read: int
     bytes_written: int
 
-    @property
-    def bytes_total(self) -> int:
-        return self.bytes_read + self.bytes_written
-
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -88,10 +88,14 @@ class OpEvent:
 
     def remap_dtype(self, dtype: torch.dtype) -> OpEvent:
         """The same call as if every floating tensor were `dtype` (integer indices keep theirs)."""
+        return self.map_tensors(lambda t: t.with_dtype(dtype) if t.is_floating else t)
+
+    def map_tensors(self, fn: Callable[[TensorMeta], TensorMeta]) -> OpEvent:
+        """The same call with `fn` applied to every tensor of its arguments and outputs."""
 
         def convert(value: Any) -> Any:
             if isinstance(value, TensorMeta):
-                return value.with_dtype(dtype) if value.is_floating else value
+                return fn(value)
             if isinstance(value, (list, tuple)):
                 return type(value)(convert(v) for v in value)
             return value

@@ -241,7 +241,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     operands = [t for t in tensor_args((event.args, event.kwargs)) if t.is_floating]
     weights = [t for t in operands if is_matrix_weight(kernel, t, roles)]
     kv = [t for t in operands if roles.is_kv(t)]
-    remapped = _map_tensors(event, storage)
+    remapped = event.map_tensors(storage)
     priced = cost_of(remapped) or cost
     read, written = priced.bytes_read, priced.bytes_written
     # formulas read a matrix operand whole: swap the stand-in's bytes for the real format's
@@ -298,17 +298,3 @@ def _format_of(kernel: Kernel, tensor: TensorMeta, roles: Roles, precision: Prec
     return precision.activations
 
 
-def _map_tensors(event: OpEvent, fn) -> OpEvent:
-    def convert(value):
-        if isinstance(value, TensorMeta):
-            return fn(value)
-        if isinstance(value, (list, tuple)):
-            return type(value)(convert(v) for v in value)
-        return value
-
-    return replace(
-        event,
-        args=convert(event.args),
-        kwargs={k: convert(v) for k, v in event.kwargs.items()},
-        outputs=tuple(fn(t) for t in event.outputs),
-    )

@@ -213,12 +213,7 @@ class PaddedConv(nn.Module):
         padded = nn.Conv2d(in_channels, out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                            bias=conv.bias is not None, padding_mode=conv.padding_mode,
                            device=conv.weight.device, dtype=conv.weight.dtype)
-        with torch.no_grad():
-            padded.weight.zero_()
-            padded.weight[: conv.out_channels, : conv.in_channels] = conv.weight
-            if conv.bias is not None:
-                padded.bias.zero_()
-                padded.bias[: conv.out_channels] = conv.bias
+        _copy_into_zeros(conv, padded)
         self.conv = padded
 
     @property
@@ -232,6 +227,17 @@ class PaddedConv(nn.Module):
         return self.conv(x)[:, : self.out_channels]
 
 
+def _copy_into_zeros(layer: nn.Conv2d | nn.Linear, padded: nn.Conv2d | nn.Linear) -> None:
+    """`layer`'s weight and bias in the leading output/input rows of `padded`, zeros elsewhere."""
+    out_channels, in_channels = layer.weight.shape[:2]
+    with torch.no_grad():
+        padded.weight.zero_()
+        padded.weight[:out_channels, :in_channels] = layer.weight
+        if layer.bias is not None:
+            padded.bias.zero_()
+            padded.bias[:out_channels] = layer.bias
+
+
 class PaddedLinear(nn.Module):
     """A linear layer with zero-padded input and output features: same outputs, aligned shapes."""
 
@@ -241,12 +247,7 @@ class PaddedLinear(nn.Module):
         self.out_features = linear.out_features
         padded = nn.Linear(in_features, out_features, bias=linear.bias is not None,
                            device=linear.weight.device, dtype=linear.weight.dtype)
-        with torch.no_grad():
-            padded.weight.zero_()
-            padded.weight[: linear.out_features, : linear.in_features] = linear.weight
-            if linear.bias is not None:
-                padded.bias.zero_()
-                padded.bias[: linear.out_features] = linear.bias
+        _copy_into_zeros(linear, padded)
         self.linear = padded
 
     @property
