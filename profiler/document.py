@@ -22,7 +22,7 @@ from .budget import BudgetResult, CheckResult, ModelResult
 from .compare import Comparison, LayerCell, LayerRow, TotalsRow
 from .convtable import ConvRow, ConvTable
 from .crosscheck import Crosscheck, Difference, ModuleCheck
-from .hardware import HardwareSpec
+from .hardware import HardwareSpec, LatencyModel
 from .byop import ByOperator, OpTotals
 from .llm import LlmResult
 from .measure import Measurement
@@ -146,8 +146,27 @@ def spec_document(spec: HardwareSpec) -> dict[str, Any]:
         "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
         "launch_overhead_us": spec.launch_overhead_us.value,
         "caches": {c.name: {"size_kib": c.size_kib, "per": c.per} for c in spec.caches},
+        **({"latency_model": _latency_model(spec.latency_model)} if spec.latency_model is not None else {}),
         "source": spec.sources(),
         "file": spec.path,
+    }
+
+
+def _latency_model(model: LatencyModel) -> dict[str, Any]:
+    """The spec's `latency_model` block as its YAML has it, values without their sources (those are
+    in the spec's `source` under `latency_model.KEY`)."""
+    return {
+        "runtime": model.runtime,
+        "units": model.units,
+        "gemm_tiles": [list(tile) for tile in model.gemm_tiles],
+        "k_step": model.k_step,
+        "tile_overhead_k": model.tile_overhead_k,
+        "winograd_tiles": list(model.winograd_tiles),
+        "memory_overlap": model.memory_overlap,
+        "eager_per_op_us": model.eager_per_op_us,
+        "fused_per_op_us": model.fused_per_op_us,
+        "horizontal_fusion": model.horizontal_fusion,
+        "concat_elimination": model.concat_elimination,
     }
 
 

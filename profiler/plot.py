@@ -22,7 +22,8 @@ from .vocabulary import Bound
 __all__ = ["PLOT_SUFFIXES", "check_plot_path", "plot_roofline"]
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-INSTALL_HINT = "pip install 'effprof[plot]'"
+# effprof is installed from its checkout (README), not from PyPI: `pip install 'effprof[plot]'` finds nothing
+INSTALL_HINT = 'pip install matplotlib (or, in the effprof checkout, pip install -e ".[plot]")'
 LABELLED_LAYERS = 5
 _BOUND_COLOURS = {Bound.MEMORY.value: "#d62728", Bound.COMPUTE.value: "#2ca02c", Bound.OVERHEAD.value: "#9467bd"}
 

@@ -119,7 +119,19 @@ def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
     code, _, err = run(capsys, "examples/mobilenet_v1.py", "--hw", "a4000", "--plot", str(tmp_path / "r.png"))
     assert code == 2
-    assert "pip install 'effprof[plot]'" in err
+    # effprof is not on PyPI: the hint names the package itself, and the checkout's extra
+    assert err == ('effprof: error: --plot needs matplotlib, which is not installed: pip install matplotlib '
+                   '(or, in the effprof checkout, pip install -e ".[plot]")\n')
+
+
+def test_the_plot_hint_installs_what_the_plot_extra_holds():
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["plot"]
+    assert extra == ["matplotlib>=3.7"]  # the hint's `pip install matplotlib` is the whole extra
+    from profiler.plot import INSTALL_HINT
+
+    assert INSTALL_HINT.startswith("pip install matplotlib ") and "effprof[" not in INSTALL_HINT
 
 
 def test_sort_by_latency(capsys):
@@ -138,3 +150,70 @@ def test_sort_by_latency_needs_hw(capsys):
     code, _, err = run(capsys, "examples/mobilenet_v1.py", "--sort", "latency")
     assert code == 2
     assert "--sort latency needs a latency estimate" in err
+
+
+# gtx1080ti's latency_model block, as configs/hardware/gtx1080ti.yaml writes it
+GTX1080TI_LATENCY_MODEL = {
+    "runtime": "cuDNN 7 kernels picked by cudnnFind (benchmark mode), launched one per op (eager) or per fused "
+               "conv+bias+activation (fused)",
+    "units": 28, "gemm_tiles": [[128, 128], [128, 64], [128, 32]], "k_step": 8, "tile_overhead_k": 8,
+    "winograd_tiles": [2, 4], "memory_overlap": 1.0, "eager_per_op_us": 10, "fused_per_op_us": 5,
+    "horizontal_fusion": False, "concat_elimination": False,
+}
+# the same values as `hw show` writes them, with units
+GTX1080TI_SHOWN = [
+    ("units", "28"), ("gemm_tiles", "128x128, 128x64, 128x32"), ("k_step", "8"), ("tile_overhead_k", "8 k-steps"),
+    ("winograd_tiles", "F(2x2, 3x3), F(4x4, 3x3)"), ("memory_overlap", "1"), ("eager_per_op_us", "10 µs"),
+    ("fused_per_op_us", "5 µs"), ("horizontal_fusion", "no"), ("concat_elimination", "no"),
+]
+
+
+def test_hw_show_table_has_the_latency_model(capsys):
+    import re
+
+    code, out, _ = run(capsys, "hw", "show", "gtx1080ti")
+    assert code == 0
+    assert "Latency model (kernel-aware pricing)" in out
+    for key, value in GTX1080TI_SHOWN:
+        assert re.search(rf"│{key} +│ {re.escape(value)} +│", out), key
+    assert "GTX 1080 Ti: 28 SMs (3584 / 128 cores per SM)" in out  # units' source
+
+
+def test_hw_show_json_has_the_latency_model(capsys):
+    code, out, _ = run(capsys, "hw", "show", "gtx1080ti", "-f", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["latency_model"] == GTX1080TI_LATENCY_MODEL
+    assert data["source"]["latency_model.k_step"].startswith("the maxwell_scudnn/SGEMM main loop stages 8")
+
+
+def test_hw_show_markdown_has_the_latency_model(capsys):
+    code, out, _ = run(capsys, "hw", "show", "gtx1080ti", "-f", "markdown")
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("**Latency model (kernel-aware pricing)**")
+    assert lines[start + 2:start + 5] == ["| Parameter | Value | Source |", "|---|---|---|",
+                                          f"| runtime | {GTX1080TI_LATENCY_MODEL['runtime']} |  |"]
+    rows = [line.split(" | ")[:2] for line in lines[start + 5:start + 15]]
+    assert rows == [[f"| {key}", value] for key, value in GTX1080TI_SHOWN]
+
+
+def test_hw_show_leaves_out_the_latency_model_of_a_spec_without_one(capsys):
+    code, out, _ = run(capsys, "hw", "show", "a4000", "-f", "json")
+    assert code == 0 and "latency_model" not in json.loads(out)
+    code, out, _ = run(capsys, "hw", "show", "a4000")
+    assert code == 0 and "Latency model" not in out
+
+
+def test_hw_list_has_an_fp8_column_with_a_dash_where_there_is_no_fp8_peak(capsys):
+    code, out, _ = run(capsys, "hw", "list", "-f", "markdown")
+    assert code == 0
+    lines = out.splitlines()
+    header = lines[2].strip("| ").split(" | ")
+    assert header == ["Name", "Device", "GB/s", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"]
+    fp8 = {row.strip("| ").split(" | ")[0]: row.strip("| ").split(" | ")[7] for row in lines[4:4 + len(BUNDLED)]}
+    # H100 and H200: 1978.9 TFLOP/s dense fp8; ridge 1978.9e3 / 3350 = 590.7 and / 4800 = 412.3 FLOP/B
+    assert fp8 == {**{name: "-" for name in BUNDLED}, "h100": "1978.9 / 591", "h200": "1978.9 / 412"}
+    code, out, _ = run(capsys, "hw", "list")
+    assert code == 0
+    assert "fp8" in out and "1978.9 / 591" in out and "fp8: - where the spec has no fp8 peak" in " ".join(out.split())

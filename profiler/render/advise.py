@@ -15,6 +15,7 @@ from rich.text import Text
 from ..document import document
 from ..advise import AdviceReport, Finding
 from ..units import format_bytes, format_seconds
+from .markdown import escape, markdown_table
 
 __all__ = ["ADVICE_FORMATS", "advice_json", "advice_markdown", "advice_table", "evidence_text", "saving_text"]
 
@@ -85,27 +86,27 @@ def advice_table(report: AdviceReport) -> RenderableType:
     return Group(table, *notes)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _markdown_layers(finding: Finding) -> str:
+    """'`a`, `b`, `c` +2 more'."""
+    more = len(finding.layers) - _LAYERS_SHOWN
+    return ", ".join(f"`{name}`" for name in finding.layers[:_LAYERS_SHOWN]) + (f" +{more} more" if more > 0 else "")
 
 
 def advice_markdown(report: AdviceReport) -> str:
-    lines = [f"**{_cell(_summary(report))}**", ""]
+    lines = [f"**{escape(_summary(report))}**", ""]
     if report.findings:
-        lines += ["| Rule | Layers | Change | Saving | Latency before → after | Bytes before → after |",
-                  "|---|---|---|---:|---:|---:|"]
-        for f in report.findings:
-            lines.append(
-                f"| {f.rule} | {_cell(', '.join(f'`{name}`' for name in f.layers[:_LAYERS_SHOWN]))}"
-                f"{_cell(f' +{len(f.layers) - _LAYERS_SHOWN} more') if len(f.layers) > _LAYERS_SHOWN else ''} "
-                f"| {_cell(f.message)}<br>{_cell(evidence_text(f))} | {saving_text(f)} "
-                f"| {format_seconds(f.before.latency_s)} → {format_seconds(f.after.latency_s)} "
-                f"| {format_bytes(f.before.bytes)} → {format_bytes(f.after.bytes)} |"
-            )
+        header = ["Rule", "Layers", "Change", "Saving", "Latency before → after", "Bytes before → after"]
+        rows = [
+            [f.rule, _markdown_layers(f), f"{f.message}<br>{evidence_text(f)}", saving_text(f),
+             f"{format_seconds(f.before.latency_s)} → {format_seconds(f.after.latency_s)}",
+             f"{format_bytes(f.before.bytes)} → {format_bytes(f.after.bytes)}"]
+            for f in report.findings
+        ]
+        lines += markdown_table(header, rows, align=["---", "---", "---", "---:", "---:", "---:"])
     else:
         lines.append(f"No findings for rules {', '.join(report.rules)}.")
     if report.notes:
-        lines += ["", *(f"- {_cell(note)}" for note in report.notes)]
+        lines += ["", *(f"- {escape(note)}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from rich.text import Text
 from ..convtable import ConvTable
 from ..units import format_bytes, format_seconds, si
 from .cells import fraction_text, intensity_text
+from .markdown import markdown_table
 
 __all__ = ["conv_renderable", "conv_markdown"]
 
@@ -72,7 +73,7 @@ def conv_markdown(table: ConvTable) -> str:
     if latency:
         header += ["Latency", "Bound"]
     header += ["MACs ratio", "Closed form", "Params ratio"]
-    lines = [f"**{_conv_title(table)}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for row in table.rows:
         cells = [row.kind, f"{row.params:,}", f"{row.macs:,}", f"{row.flops:,}", format_bytes(row.bytes_total),
                  intensity_text(row.intensity)]
@@ -80,5 +81,5 @@ def conv_markdown(table: ConvTable) -> str:
             cells += [format_seconds(row.latency_s), row.bound or "-"]
         cells += [f"{float(row.ratio_macs):.4f}", f"{row.closed_form} = {fraction_text(row.closed_form_value)}",
                   f"{float(row.ratio_params):.4f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return "\n".join([f"**{_conv_title(table)}**", "", *markdown_table(header, rows)]) + "\n"

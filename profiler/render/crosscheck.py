@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..crosscheck import Crosscheck
+from .markdown import markdown_table
 
 __all__ = ["crosscheck_renderable", "crosscheck_markdown"]
 
@@ -46,15 +47,15 @@ def crosscheck_renderable(check: Crosscheck) -> Group:
 
 
 def crosscheck_markdown(check: Crosscheck) -> str:
-    lines = ["| Module | Type | effprof MACs | fvcore | FlopCounterMode/2 | Why they differ |", "|---|---|---|---|---|---|"]
-    for row in check.rows:
-        why = "<br>".join(d.text for d in row.differences)
-        lines.append(f"| `{row.module or '(root)'}` | {row.type} | {_count(row.effprof_macs)} | {_count(row.fvcore_macs)} "
-                     f"| {_count(row.flop_counter_macs)} | {why} |")
+    rows: list[list[str | None]] = [
+        [f"`{row.module or '(root)'}`", row.type, _count(row.effprof_macs), _count(row.fvcore_macs),
+         _count(row.flop_counter_macs), "<br>".join(d.text for d in row.differences)]
+        for row in check.rows
+    ]
     t = check.total
-    lines.append(f"| **total** | {t.type} | {_count(t.effprof_macs)} | {_count(t.fvcore_macs)} | "
-                 f"{_count(t.flop_counter_macs)} | |")
-    lines.append("")
+    rows.append(["**total**", t.type, _count(t.effprof_macs), _count(t.fvcore_macs), _count(t.flop_counter_macs), None])
+    header = ["Module", "Type", "effprof MACs", "fvcore", "FlopCounterMode/2", "Why they differ"]
+    lines = [*markdown_table(header, rows), ""]
     lines += [f"- {d.tool}: {d.text}" for d in check.summary] or ["All three tools agree on every module."]
     lines += [f"- note: {note}" for note in check.notes]
     return "\n".join(lines) + "\n"

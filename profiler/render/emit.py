@@ -33,7 +33,7 @@ from .conv import conv_markdown, conv_renderable
 from .crosscheck import crosscheck_markdown, crosscheck_renderable
 from .export import to_csv, to_markdown
 from .formats import Format
-from .hardware import hardware_detail, hardware_list_table
+from .hardware import hardware_detail, hardware_list_markdown, hardware_list_table, hardware_markdown
 from .llm import llm_markdown, render_llm
 from .measure import render_measurement, validation_markdown, validation_summary, validation_table
 from .report import by_op_tables, render_report
@@ -68,7 +68,7 @@ _TABLES: dict[type, Tables] = {
     Crosscheck: lambda r: (crosscheck_renderable(r),),
     AdviceReport: lambda r: (advice_table(r),),
     LlmResult: lambda r: (render_llm(r),),
-    SpecList: lambda r: (hardware_list_table(list(r.specs)),),
+    SpecList: lambda r: (hardware_list_table(r),),
     HardwareSpec: lambda r: (hardware_detail(r),),
     Validation: lambda r: (validation_table(r), validation_summary(r)),
 }
@@ -81,6 +81,8 @@ _TEXT: dict[type, dict[Format, Text]] = {
     AdviceReport: {Format.MARKDOWN: advice_markdown},
     LlmResult: {Format.MARKDOWN: llm_markdown},
     Validation: {Format.MARKDOWN: validation_markdown},
+    SpecList: {Format.MARKDOWN: hardware_list_markdown},
+    HardwareSpec: {Format.MARKDOWN: hardware_markdown},
 }
 
 

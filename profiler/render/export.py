@@ -10,6 +10,7 @@ from typing import Any
 from ..aggregate import Layer
 from ..document import document, layer_document
 from ..errors import UsageError, did_you_mean
+from .markdown import markdown_table
 from .report import summary_rows
 from ..report import Report
 from ..units import format_bytes, si
@@ -45,7 +46,7 @@ def to_markdown(report: Report, rows: list[Layer]) -> str:
     estimate = report.estimate
     if estimate is not None:
         header += ["Latency (µs)", "Bound"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table_rows = []
     for layer in rows:
         cells = [
             f"`{layer.name or '(root)'}`", layer.type, layer.conv_kind or "", si(layer.params), si(layer.macs),
@@ -55,7 +56,8 @@ def to_markdown(report: Report, rows: list[Layer]) -> str:
         if estimate is not None:
             row = estimate.for_row(layer)
             cells += [f"{row.latency_s * 1e6:.2f}", row.bound.value if row.bound is not None else ""]
-        lines.append("| " + " | ".join(cells) + " |")
+        table_rows.append(cells)
+    lines = markdown_table(header, table_rows)
     t = report.totals
     lines += ["", f"**Total**: {si(t.params)} params, {si(t.macs)} MACs, {si(t.flops)} FLOPs, "
               f"{format_bytes(t.bytes_total)} moved"]

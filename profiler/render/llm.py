@@ -10,6 +10,7 @@ from rich.table import Table
 from ..document import document
 from ..llm import LlmResult
 from ..units import format_bytes, format_seconds, si
+from .markdown import markdown_table
 
 __all__ = ["LLM_FORMATS", "llm_batch_rows", "llm_json", "llm_markdown", "llm_summary_rows", "render_llm"]
 
@@ -94,11 +95,9 @@ def render_llm(result: LlmResult) -> Group:
 
 
 def llm_markdown(result: LlmResult) -> str:
-    lines = ["| | |", "| --- | --- |"]
-    lines += [f"| {label} | {value} |" for label, value in llm_summary_rows(result)]
+    lines = markdown_table([None, None], llm_summary_rows(result), spaced_rule=True)
     if len(result.batches) > 1:
-        lines += ["", "| " + " | ".join(BATCH_COLUMNS) + " |", "|" + " --- |" * len(BATCH_COLUMNS)]
-        lines += ["| " + " | ".join(row) + " |" for row in llm_batch_rows(result)]
+        lines += ["", *markdown_table(BATCH_COLUMNS, llm_batch_rows(result), spaced_rule=True)]
     lines += [f"\nnote: {n}" for n in result.notes]
     return "\n".join(lines) + "\n"
 

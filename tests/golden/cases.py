@@ -62,6 +62,11 @@ CASES: dict[str, list[str]] = {
     "hw-list.json": ["hw", "list", "--json"],
     "hw-show-a4000.table.txt": ["hw", "show", "a4000"],
     "hw-show-a4000.json": ["hw", "show", "a4000", "--json"],
+    "hw-list.md": ["hw", "list", "-f", "markdown"],
+    "hw-show-a4000.md": ["hw", "show", "a4000", "-f", "markdown"],
+    "hw-show-gtx1080ti.table.txt": ["hw", "show", "gtx1080ti"],
+    "hw-show-gtx1080ti.json": ["hw", "show", "gtx1080ti", "-f", "json"],
+    "hw-show-gtx1080ti.md": ["hw", "show", "gtx1080ti", "-f", "markdown"],
     # budgets
     "check-example.table.txt": ["check", BUDGETS],
     "check-example.json": ["check", BUDGETS, "-f", "json"],
