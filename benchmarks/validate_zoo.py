@@ -40,8 +40,9 @@ from profiler.api import profile_loaded  # noqa: E402
 from profiler.calibrate import calibrate, write_spec  # noqa: E402
 from profiler.hardware import parse_spec  # noqa: E402
 from profiler.loading import load_model  # noqa: E402
-from profiler.measure import (  # noqa: E402
-    Measurement, compare, device_name, median, num_threads, pick_device, time_forward, time_layers,
+from profiler.measure import Measurement, compare  # noqa: E402
+from profiler.realrun import (  # noqa: E402
+    device_name, median, num_threads, pick_device, tf32, threads_in_use, time_forward, time_layers,
 )
 
 ZOO = sorted((ROOT / "examples" / "zoo").glob("*.py"))
@@ -84,8 +85,9 @@ def measure(path: Path, batch: int, specs: dict, device: str, warmup: int, repea
     model, inputs = loaded.rebuild_real()
     model = model.to(device)
     inputs = inputs.map_tensors(lambda t: t.to(device))
-    forward = time_forward(model, inputs, warmup=warmup, repeats=repeats)
-    layers = time_layers(model, inputs, warmup=1, repeats=repeats)
+    with tf32(False):  # fp32 in matmuls and convolutions alike, as --measure runs an fp32 profile
+        forward = time_forward(model, inputs, warmup=warmup, repeats=repeats)
+        layers = time_layers(model, inputs, warmup=1, repeats=repeats)
     label = device_name(device)
     return {
         name: compare(profile_loaded(loaded, hardware=spec), layers, forward, device=device, device_label=label,
@@ -122,7 +124,7 @@ def main() -> int:
         lines.append(text)
 
     with num_threads(args.threads):
-        say(f"device: {device_name(device)} ({device}, {torch.get_num_threads()} threads), torch {torch.__version__}")
+        say(f"device: {device_name(device)} ({device}, {threads_in_use()} threads), torch {torch.__version__}")
         say(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         untiered_path = None
         if args.spec is None:

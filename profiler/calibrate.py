@@ -22,7 +22,9 @@ down. Typical costs (launch overhead, the kernel-family probes) keep the median.
 The cache tiers and kernel families are refinements the roofline applies to calibrated specs only
 (`cache_bandwidth_gb_per_s`, `kernel_families`; docs/accuracy.md).
 
-On CUDA every interval is timed with events and a synchronize; on CPU with perf_counter.
+Every interval is timed by `realrun.Timer`, the clock `--measure` uses too (CUDA events and a
+synchronize on a GPU, perf_counter on the CPU), under `realrun.tf32` and, for the probes,
+`realrun.inference`.
 Measured peaks are achieved rates, so the spec's efficiencies are 1.0 (saying so in their
 source). Nothing here prints: progress goes to the `progress` callback.
 """
@@ -46,8 +48,9 @@ from .errors import UsageError
 from .hardware import HardwareSpec, load_spec, parse_spec
 from .plausible import busy_warnings, family_problem, load_average, retry, tier_problems
 from .yamlfile import load_yaml
-from .measure import cpu_name, median, memory_available_bytes, num_threads, pick_device
-from .realrun import Clock, tf32
+from .realrun import (
+    Timer, device_name, inference, median, memory_available_bytes, num_threads, pick_device, tf32, threads_in_use,
+)
 
 __all__ = [
     "Calibration", "Reading", "FamilyReading", "Probe", "PROBES", "calibrate", "bandwidth_tiers", "spec_dict", "spec_yaml",
@@ -101,56 +104,6 @@ class Calibration:
         return f"measured by effprof calibrate on {self.date} on {self.device_name}: {reading.how}"
 
 
-# ------------------------------------------------------------------------------------------ timing
-
-
-class _Timer:
-    """Seconds per call of `fn`: warm-up calls, then `repeats` timed batches of `inner` calls,
-    `inner` chosen so that one batch lasts about `batch_s` (tiny ops are timed in bulk)."""
-
-    def __init__(self, device: str) -> None:
-        self.clock = Clock(device)
-        self.cuda = self.clock.cuda
-        self.worst_spread = 1.0  # slowest / fastest repeat of any one measurement: how busy the machine was
-
-    def _now(self) -> Any:
-        return self.clock.stamp()
-
-    def _elapsed(self, start: Any, end: Any) -> float:
-        self.clock.sync()
-        return self.clock.seconds(start, end)
-
-    def _sync(self) -> None:
-        self.clock.sync()
-
-    def _batch(self, fn: Callable[[], Any], inner: int) -> float:
-        self._sync()
-        start = self._now()
-        for _ in range(inner):
-            fn()
-        end = self._now()
-        return self._elapsed(start, end) / inner
-
-    def times_s(self, fn: Callable[[], Any], *, warmup: int, repeats: int, batch_s: float) -> list[float]:
-        for _ in range(warmup):
-            fn()
-        one = max(self._batch(fn, 1), 1e-7)
-        inner = max(1, min(100_000, int(batch_s / one)))
-        times = [self._batch(fn, inner) for _ in range(repeats)]
-        if min(times) > 0:
-            self.worst_spread = max(self.worst_spread, max(times) / min(times))
-        return times
-
-    def median_s(self, fn: Callable[[], Any], *, warmup: int, repeats: int, batch_s: float) -> float:
-        """The typical time per call: for what kernels usually take (probes, launch overhead)."""
-        return median(self.times_s(fn, warmup=warmup, repeats=repeats, batch_s=batch_s))
-
-    def best_s(self, fn: Callable[[], Any], *, warmup: int, repeats: int, batch_s: float) -> float:
-        """The fastest time per call: for ceilings (bandwidth, peaks). Other work on the machine only
-        ever slows a repeat down, so the fastest is the machine's own rate (STREAM reports it so)."""
-        return min(self.times_s(fn, warmup=warmup, repeats=repeats, batch_s=batch_s))
-
-
 @dataclass(frozen=True)
 class _Plan:
     warmup: int
@@ -177,7 +130,7 @@ def _plan(quick: bool, device: str) -> _Plan:
 # ------------------------------------------------------------------------------------ measurements
 
 
-def _copy_gb_per_s(timer: _Timer, plan: _Plan, device: str, nbytes: int) -> float:
+def _copy_gb_per_s(timer: Timer, plan: _Plan, device: str, nbytes: int) -> float:
     count = max(1, nbytes // 4)
     src = torch.rand(count, device=device)
     dst = torch.empty_like(src)
@@ -185,7 +138,7 @@ def _copy_gb_per_s(timer: _Timer, plan: _Plan, device: str, nbytes: int) -> floa
     return 2 * count * 4 / seconds / 1e9  # every byte read once and written once
 
 
-def _bandwidth_curve(timer: _Timer, plan: _Plan, device: str) -> list[tuple[int, float]]:
+def _bandwidth_curve(timer: Timer, plan: _Plan, device: str) -> list[tuple[int, float]]:
     """GB/s of copies whose working set (source + destination) is 1 MiB, 2 MiB, ... up to the DRAM buffer."""
     curve = []
     working_set = MIB
@@ -216,10 +169,11 @@ def bandwidth_tiers(curve: list[tuple[int, float]], memory_gb_per_s: float) -> l
     return tiers
 
 
-def _gemm_tflop_per_s(timer: _Timer, plan: _Plan, device: str, dtype: torch.dtype) -> tuple[float, int] | None:
+def _gemm_tflop_per_s(timer: Timer, plan: _Plan, device: str, dtype: torch.dtype) -> tuple[float, int] | None:
     """Best FLOP rate over growing square GEMMs, and the size it came from; None if the dtype cannot run."""
     best: tuple[float, int] | None = None
     for n in plan.gemm_sizes:
+        fn: Callable[[], torch.Tensor]
         try:
             if dtype == torch.int8:
                 a = torch.randint(-64, 64, (n, n), dtype=torch.int8, device=device)
@@ -241,7 +195,7 @@ def _gemm_tflop_per_s(timer: _Timer, plan: _Plan, device: str, dtype: torch.dtyp
     return best
 
 
-def _launch_overhead_us(timer: _Timer, plan: _Plan, device: str) -> float:
+def _launch_overhead_us(timer: Timer, plan: _Plan, device: str) -> float:
     a = torch.ones(1, device=device)
     b = torch.ones(1, device=device)
     out = torch.empty(1, device=device)
@@ -320,7 +274,7 @@ def calibrate(*, device: str | None = None, quick: bool = False, families: bool 
 def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, progress: Progress | None,
                keep_implausible: bool = False) -> Calibration:
     plan = _plan(quick, device)
-    timer = _Timer(device)
+    timer = Timer(device)
     gemms = _GEMM_DTYPES[device]
     steps = ["memory bandwidth", "cache bandwidth sweep", *(f"{name} GEMM" for name, _, _ in gemms),
              *(["fp32 GEMM on CUDA cores"] if device == "cuda" else []), "launch overhead",
@@ -377,9 +331,9 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
 
     calibration = Calibration(
         device=device,
-        device_name=cpu_name() if device == "cpu" else torch.cuda.get_device_name(),
+        device_name=device_name(device),
         date=_today(),
-        threads=torch.get_num_threads(),
+        threads=threads_in_use(),
         quick=quick,
         memory_bandwidth_gb_per_s=memory,
         matrix_tflop_per_s=matrix,
@@ -391,17 +345,17 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
     )
     if families:
         base = parse_spec(spec_dict(calibration, "base"), "the calibration in progress", "base")
-        found = {}
+        found: dict[str, FamilyReading] = {}
         for key, probe in PROBES.items():
             step(f"{key} probe")
-            result, problem = retry(
+            reading, problem = retry(
                 lambda: _probe(probe, base, timer, plan, device),  # noqa: B023 - called before the loop moves on
                 lambda r: None if r is None else family_problem(  # noqa: B023
                     key, r.efficiency, r.overhead_us, r.term, r.typical_us, launch.value, bool(calibration.tiers)),
                 MEASURE_TRIES,
             )
-            if problem is not None and result is not None:
-                hard = family_problem(key, result.efficiency, result.overhead_us, result.term, result.typical_us,
+            if problem is not None and reading is not None:
+                hard = family_problem(key, reading.efficiency, reading.overhead_us, reading.term, reading.typical_us,
                                       launch.value, bool(calibration.tiers), strict=False)
                 if keep_implausible:
                     kept.append(f"kept implausible numbers (--keep-implausible): {problem}")
@@ -409,8 +363,8 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
                     raise _implausible(problem, timer)
                 else:  # quick mode's short GEMMs on a busy machine measure the peak low; the probe is kept
                     kept.append(f"kept {problem} (quick mode; a full calibration refuses it)")
-            if result is not None:
-                found[key] = result
+            if reading is not None:
+                found[key] = reading
         calibration = replace(calibration, families=found)
     calibration = replace(calibration, warnings=tuple(
         kept + busy_warnings(load_average(), os.cpu_count() or 1, timer.worst_spread)))
@@ -422,7 +376,7 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
 MEASURE_TRIES = 3  # a probe (or the cache sweep) breaking a plausibility rule is measured again, this often in all
 
 
-def _implausible(problem: str, timer: _Timer) -> UsageError:
+def _implausible(problem: str, timer: Timer) -> UsageError:
     busy = busy_warnings(load_average(), os.cpu_count() or 1, timer.worst_spread)
     why = f" ({'; '.join(busy)})" if busy else ""
     return UsageError(
@@ -522,7 +476,9 @@ def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...], spec: Hardw
     """The plain roofline's compute and memory seconds for the module's kernels (no launch overhead)."""
     from .api import profile  # the pipeline, for probes only: calibrate sits downstream of it
 
-    kernels = profile(module, inputs, hardware=spec).estimate.kernels
+    estimate = profile(module, inputs, hardware=spec).estimate
+    assert estimate is not None  # a spec was given
+    kernels = estimate.kernels
     return sum(k.compute_s for k in kernels), sum(k.memory_s for k in kernels)
 
 
@@ -534,7 +490,7 @@ def _batched(sizes: tuple[tuple[int, Shapes], ...]) -> list[tuple[int, Shapes]]:
     return [(width, tuple((batch, *shape[1:]) for shape in shapes)) for batch in PROBE_BATCHES for width, shapes in sizes]
 
 
-def _probe(probe: Probe, base: HardwareSpec, timer: _Timer, plan: _Plan, device: str) -> FamilyReading | None:
+def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: str) -> FamilyReading | None:
     """One family's fixed cost and efficiencies; None if the probe cannot run here.
 
     The tiny probe's time beyond its roofline is the family's fixed cost. Each typical probe's time
@@ -545,10 +501,11 @@ def _probe(probe: Probe, base: HardwareSpec, timer: _Timer, plan: _Plan, device:
     """
 
     def run(width: int, shapes: Shapes) -> tuple[float, float, float]:
-        module = probe.build(width).to(device).eval()
+        module = probe.build(width).to(device)
         inputs = _probe_inputs(shapes, probe.ids, device)
-        compute_s, memory_s = _roofline_s(module, inputs, base)
-        with torch.no_grad():
+        compute_s, memory_s = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
+        # fp32 probes priced against fp32 peaks: TF32 off in cuDNN as in matmuls, as --measure runs fp32
+        with inference(module), tf32(False):
             measured = timer.median_s(lambda: module(*inputs), warmup=plan.warmup, repeats=plan.repeats,
                                       batch_s=plan.batch_s)
         return compute_s, memory_s, measured
@@ -650,7 +607,7 @@ def spec_yaml(calibration: Calibration, name: str) -> str:
     if calibration.bandwidth_curve:
         header.append("# copy bandwidth by working set: " + _curve_text(calibration.bandwidth_curve))
     header += [f"# warning: {warning}" for warning in calibration.warnings]
-    body = yaml.safe_dump(spec_dict(calibration, name), sort_keys=False, allow_unicode=True, width=1000)
+    body: str = yaml.safe_dump(spec_dict(calibration, name), sort_keys=False, allow_unicode=True, width=1000)
     return "\n".join(header) + "\n" + body
 
 

@@ -32,14 +32,14 @@ def test_a_gpu_spec_measured_on_the_cpu_is_refused_in_one_line(write_model, caps
 
 
 def test_a_cpu_spec_on_a_gpu_is_refused_too():
-    from profiler.measure import check_device_kind
+    from profiler.realrun import check_device_kind
 
     with pytest.raises(UsageError, match="--hw xeon-8480 describes a cpu, but the model would run on this machine's gpu"):
         check_device_kind(load_spec("xeon-8480"), "cuda")
 
 
 def test_a_spec_that_does_not_name_the_cpu_measured_says_the_devices_may_differ(write_model, capsys, monkeypatch):
-    monkeypatch.setattr("profiler.measure.cpu_name", lambda: "Some Other CPU 9000")
+    monkeypatch.setattr("profiler.realrun.device.cpu_name", lambda: "Some Other CPU 9000")
     code, out, err = run_cli([write_model(TINY), "--hw", "xeon-8480", "--measure", "--repeats", "1", "-f", "json"], capsys)
     assert code == 0, err
     measurement = json.loads(out)["measurement"]
@@ -48,7 +48,7 @@ def test_a_spec_that_does_not_name_the_cpu_measured_says_the_devices_may_differ(
 
 
 def test_a_spec_naming_the_cpu_measured_matches(write_model, capsys, monkeypatch):
-    monkeypatch.setattr("profiler.measure.cpu_name", lambda: "Intel Xeon Platinum 8480+")
+    monkeypatch.setattr("profiler.realrun.device.cpu_name", lambda: "Intel Xeon Platinum 8480+")
     code, out, err = run_cli([write_model(TINY), "--hw", "xeon-8480", "--measure", "--repeats", "1", "-f", "json"], capsys)
     assert code == 0, err
     assert json.loads(out)["measurement"]["device_matches_spec"] is True

@@ -21,7 +21,7 @@ from profiler import profile
 from profiler.api import profile_loaded
 from profiler.crosscheck import crosscheck
 from profiler.loading import LoadedModel
-from profiler.measure import time_forward, time_layers
+from profiler.realrun import time_forward, time_layers
 from profiler.tracing import ModelInputs
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*deprecated:FutureWarning")

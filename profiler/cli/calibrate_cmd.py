@@ -12,7 +12,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from ..calibrate import calibrate, write_spec
 from ..errors import UsageError
 from ..hardware import load_spec
-from ..measure import DEFAULT_REPEATS, DEFAULT_WARMUP, pick_device, validate_target
+from ..measure import validate_target
+from ..realrun import DEFAULT_REPEATS, DEFAULT_WARMUP, pick_device
 from ..render import choose_format, emit, formats_of
 from ..results import Validation, ValidationRun
 from .options import parse_tolerance

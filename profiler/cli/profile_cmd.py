@@ -12,7 +12,8 @@ from ..byop import by_operator
 from ..errors import UsageError
 from ..hardware import load_spec
 from ..loading import load_model, parse_input_spec
-from ..measure import DEFAULT_REPEATS, measure_loaded
+from ..measure import measure_loaded
+from ..realrun import DEFAULT_REPEATS
 from ..plot import check_plot_path, plot_roofline
 from ..precision import parse_precision
 from ..render import Format, choose_format, emit, formats_of

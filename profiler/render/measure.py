@@ -9,7 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..measure import Measurement, median
+from ..measure import Measurement
+from ..realrun import median
 from ..results import Validation
 from .markdown import markdown_table
 from ..units import format_seconds
