@@ -25,7 +25,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -33,13 +33,14 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
+from torch.utils.hooks import RemovableHandle
 from torch.utils.weak import WeakTensorKeyDictionary
 
 from .errors import EffprofError, InputMismatchError, MetaUnsupportedError, TorchLimitError, user_frame
 from .events import OpEvent, TensorMeta
 from .preserve import ModelState, preserved
 
-__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module", "eval_mode"]
+__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module", "eval_mode", "hooks_on_every_module"]
 
 ATTENTION_PSEUDO_OP = "aten::scaled_dot_product_attention"
 
@@ -363,8 +364,6 @@ class _AttentionRecorder(TorchFunctionMode):
 
 @contextlib.contextmanager
 def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
-    handles = []
-
     def pre_hook(name: str):
         def hook(module, args):
             recorder.stack.append(name)
@@ -391,6 +390,20 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
 
         return hook
 
+    with hooks_on_every_module(model, pre_hook, post_hook):
+        yield
+
+
+@contextlib.contextmanager
+def hooks_on_every_module(
+    model: nn.Module,
+    pre_hook: Callable[[str], Callable[[nn.Module, Any], None]],
+    post_hook: Callable[[str], Callable[[nn.Module, Any, Any], None]],
+) -> Iterator[None]:
+    """`pre_hook(name)` as a forward pre-hook and `post_hook(name)` as a forward hook (called even
+    when the forward raises) on every module, each once under its first name (a shared module keeps
+    its first path); all removed after, whatever happens."""
+    handles: list[RemovableHandle] = []
     try:
         seen: set[int] = set()
         for name, module in model.named_modules(remove_duplicate=False):

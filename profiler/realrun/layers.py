@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
-from ..tracing import ModelInputs
+from ..tracing import ModelInputs, hooks_on_every_module
 from .statistics import median
 from .timing import DEFAULT_REPEATS, DEFAULT_WARMUP, Clock, Stamp, check_counts, inference, model_device
 
@@ -57,22 +56,10 @@ class _ModuleCall:
     end: Stamp = None
 
 
-def _named_modules_once(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Each module once, under its first name (a shared module keeps its first path, as in tracing)."""
-    seen: set[int] = set()
-    found = []
-    for name, module in model.named_modules(remove_duplicate=False):
-        if id(module) not in seen:
-            seen.add(id(module))
-            found.append((name, module))
-    return found
-
-
 @contextlib.contextmanager
 def _timing_hooks(model: nn.Module, clock: Clock, calls: list[_ModuleCall]) -> Iterator[None]:
     """Hooks that append one `_ModuleCall` per module call to `calls` (the caller empties it between forwards)."""
     stack: list[int] = []
-    handles: list[RemovableHandle] = []
 
     def pre_hook(name: str) -> Callable[[nn.Module, Any], None]:
         def hook(module: nn.Module, args: Any) -> None:
@@ -90,14 +77,8 @@ def _timing_hooks(model: nn.Module, clock: Clock, calls: list[_ModuleCall]) -> I
 
         return hook
 
-    try:
-        for name, module in _named_modules_once(model):
-            handles.append(module.register_forward_pre_hook(pre_hook(name)))
-            handles.append(module.register_forward_hook(post_hook(name), always_call=True))
+    with hooks_on_every_module(model, pre_hook, post_hook):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def _own_times(
