@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from .advise import AdviceReport
 from .advise.findings import Cost, Finding, ModelTotals
 from .aggregate import Layer
-from .budget import BudgetResult, CheckResult, ModelResult
+from .budgets import BudgetResult, CheckResult, ModelResult
 from .compare import Comparison, LayerCell, LayerRow, TotalsRow
 from .convtable import ConvRow, ConvTable
 from .crosscheck import Crosscheck, Difference, ModuleCheck

@@ -34,6 +34,7 @@ __all__ = [
     "DEVICE_KINDS",
     "CACHE_SCOPES",
     "load_spec",
+    "looks_like_path",
     "parse_spec",
     "bundled_specs",
     "bundled_names",
@@ -626,7 +627,10 @@ def _load_bundled(name: str, entry: Any) -> HardwareSpec:
     return _parse_text(entry.read_text(encoding="utf-8"), f"configs/hardware/{entry.name}", name)
 
 
-def _looks_like_path(text: str) -> bool:
+def looks_like_path(text: str) -> bool:
+    """Whether a `hardware` argument names a spec file rather than a bundled spec: it ends in
+    .yaml/.yml or holds a path separator. Budget files apply the same rule before they take a
+    relative path against their own folder."""
     return text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
 
 
@@ -634,8 +638,8 @@ def load_spec(name_or_path: str | Path | HardwareSpec) -> HardwareSpec:
     """A bundled spec by name (`a4000`), a user's YAML file by path, or a spec object as is."""
     if isinstance(name_or_path, HardwareSpec):
         return name_or_path
-    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
-        path = Path(name_or_path)
+    if isinstance(name_or_path, Path) or looks_like_path(str(name_or_path)):
+        path = Path(name_or_path).expanduser()  # '~/specs/gpu.yaml' quoted or from a YAML file
         return _read_file(path, str(name_or_path), path.stem)
     key = str(name_or_path).strip().lower()
     files = _bundled_files()

@@ -30,6 +30,7 @@ __all__ = [
     "LoadedModel",
     "parse_input_spec",
     "parse_target",
+    "split_target",
     "load_model",
     "with_batch",
     "make_inputs",
@@ -116,17 +117,32 @@ def with_batch(inputs: ModelInputs, batch: int) -> ModelInputs:
     return inputs.map_tensors(resize)
 
 
-def parse_target(target: str) -> tuple[Path, str | None]:
-    """'path/model.py:NAME' -> (path, NAME); a bare path -> (path, None)."""
+def split_target(target: str, relative_to: Path | None = None) -> tuple[Path, str | None]:
+    """'path/model.py:NAME' -> (path, NAME); a bare path -> (path, None). No file is touched.
+
+    The one reading of a model target, for the CLI and budget files alike (docs/cli.md): a leading
+    `~` is the user's home, since a YAML file or a quoted argument reaches us unexpanded; a NAME
+    never holds `/` or `\\`, so a colon followed by a path separator belongs to the path
+    (`C:\\models\\net.py`). A relative path is taken relative to `relative_to` when given (a
+    budget file's folder), else to the working directory.
+    """
     path_text, sep, name = target.rpartition(":")
-    if not sep or "/" in name or name.endswith(".py"):
+    if not sep or "/" in name or "\\" in name or name.endswith(".py"):
         path_text, name = target, ""
-    path = Path(path_text)
+    path = Path(path_text).expanduser()
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    return path, (name or None)
+
+
+def parse_target(target: str) -> tuple[Path, str | None]:
+    """'path/model.py:NAME' -> (path, NAME) of an existing Python file (`split_target`'s reading)."""
+    path, name = split_target(target)
     if path.suffix != ".py":
         raise UsageError(f"model target '{target}' must be a Python file, as in model.py or model.py:build_model")
     if not path.is_file():
         raise ModelLoadError(f"model file '{path}' not found")
-    return path, (name or None)
+    return path, name
 
 
 @dataclass

@@ -8,7 +8,7 @@ from decimal import Decimal
 from .errors import UsageError
 
 __all__ = [
-    "si", "format_bytes", "format_seconds", "parse_count", "parse_bytes", "parse_seconds", "parse_percent",
+    "si", "format_bytes", "format_seconds", "format_percent", "parse_count", "parse_bytes", "parse_seconds", "parse_percent",
 ]
 
 _PREFIXES = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")]
@@ -42,6 +42,11 @@ def format_seconds(value: float | None) -> str:
     if value >= 1e-3:
         return f"{value * 1e3:.3f} ms"
     return f"{value * 1e6:.2f} µs"
+
+
+def format_percent(fraction: float) -> str:
+    """0.6 -> '60%', 0.7359 -> '73.6%': whole percents without a decimal, else one."""
+    return f"{fraction * 100:.{0 if float(fraction * 100).is_integer() else 1}f}%"
 
 
 _NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"

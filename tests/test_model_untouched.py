@@ -155,11 +155,11 @@ def _crosscheck(model, x):
 
 
 def _check(model, x, monkeypatch=None):  # effprof check: budgets profile each entry
-    from profiler import budget
+    from profiler.budgets import ModelEntry, profile_entry, run
 
     loaded = LoadedModel(model, ModelInputs.from_example(x), "m", ["x"], rebuild_real=lambda: (model, x))
-    monkeypatch.setattr(budget, "load_model", lambda *args: loaded)
-    budget.profile_entry(budget.ModelEntry(name="m", target="m.py", where="m", hw="a4000"))
+    monkeypatch.setattr(run, "load_model", lambda *args: loaded)
+    profile_entry(ModelEntry(name="m", target="m.py", where="m", hw="a4000"))
 
 
 def _advise(model, x):

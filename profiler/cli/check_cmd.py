@@ -7,13 +7,12 @@ cli/__init__.py). A check never passes because something failed to load.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ..budget import CheckResult, ModelEntry, ModelNumbers, baseline_file_dict, check, measure_entry
+from ..budgets import CheckResult, ModelEntry, ModelNumbers, check, measure_entry, write_baseline
 from ..errors import UsageError
 from ..render import Format, choose_format, emit, formats_of
 from .app import app, progress, stdout
@@ -34,7 +33,7 @@ def check_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the output to FILE instead of the terminal (FILE.json or .md picks the format)."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Also fail when a budgeted metric grew since this baseline file."),
     tolerance: Optional[str] = typer.Option(None, "--tolerance", help="Growth allowed since --baseline in percent, e.g. 2 or 2% (default 0)."),
-    write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Write every model's measured numbers to FILE."),
+    baseline_out: Optional[Path] = typer.Option(None, "--write-baseline", help="Write every model's measured numbers to FILE."),
 ) -> None:
     """Check models against their budgets: exit 0 within, 1 over budget, 2 for a bad file or model."""
     fmt = choose_format(fmt_text, output, CHECK_FORMATS)
@@ -42,13 +41,13 @@ def check_command(
         raise UsageError("--tolerance needs --baseline FILE: it is the growth allowed since that baseline")
     allowed = parse_tolerance(tolerance) if tolerance is not None else 0.0
     result = check(budget_file, baseline=baseline, tolerance=allowed, measure=_measure)
-    if write_baseline is not None:
+    if baseline_out is not None:
         try:
-            write_baseline.write_text(json.dumps(baseline_file_dict(result), indent=2) + "\n")
+            write_baseline(result, baseline_out)
         except OSError as error:
-            raise UsageError(f"cannot write --write-baseline '{write_baseline}': {error.strerror}") from error
+            raise UsageError(f"cannot write --write-baseline '{baseline_out}': {error.strerror}") from error
     emit(result, fmt, output, stdout)
-    if fmt is Format.TABLE and output is None and write_baseline is not None:
-        stdout.print(f"baseline written to {write_baseline}")
+    if fmt is Format.TABLE and output is None and baseline_out is not None:
+        stdout.print(f"baseline written to {baseline_out}")
     if not result.ok:
         raise typer.Exit(1)

@@ -1,6 +1,7 @@
 """Budget results as rich tables (the terminal) and Markdown (a PR comment or $GITHUB_STEP_SUMMARY).
 
-Builds renderables and strings from a `budget.CheckResult`; printing is the CLI's business.
+Builds renderables and strings from a `budgets.CheckResult`; printing is the CLI's business. Every
+value is written in its metric's own unit (`format_value`), the same in both.
 """
 
 from __future__ import annotations
@@ -11,10 +12,36 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..budgets import BudgetResult, CheckResult, Measured, Metric, MetricKind, ModelResult
 from ..document import document
-from ..budget import BudgetResult, CheckResult, Measured, ModelResult, format_value
+from ..units import format_bytes, format_percent, format_seconds, si
+from .markdown import escape, markdown_table
 
-__all__ = ["budget_tables", "budget_markdown", "budget_json", "limit_text", "headroom_text", "change_text"]
+__all__ = [
+    "budget_tables", "budget_markdown", "budget_json", "format_value", "limit_text", "headroom_text", "change_text",
+]
+
+
+def format_value(metric: Metric, value: float | None) -> str:
+    """A value in the metric's own unit: '568.74 M', '40.00 MB', '1.500 ms', '60.0%'."""
+    if value is None:
+        return "n/a"
+    if metric.kind is MetricKind.BYTES:
+        return format_bytes(value)
+    if metric.kind is MetricKind.SECONDS:
+        # in the unit the budget is written in: latency_ms: 0.75 reads back as '0.750 ms', not '750.00 µs'
+        if metric.unit == 1e-3:
+            return f"{value * 1e3:.3f} ms"
+        if metric.unit == 1e-6:
+            return f"{value * 1e6:.2f} µs"
+        return format_seconds(value)
+    if metric.kind is MetricKind.FRACTION:
+        return format_percent(value)
+    if metric.kind is MetricKind.INTENSITY:
+        return f"{value:.2f} FLOP/B"
+    if metric.kind is MetricKind.RATE:
+        return f"{si(value)}/s"
+    return si(value)
 
 
 def limit_text(result: BudgetResult) -> str:
@@ -29,7 +56,7 @@ def headroom_text(result: BudgetResult, value: Measured) -> str:
     if room is None:
         return "not measured"
     metric, limit = result.metric, result.budget.limit
-    if metric.kind == "fraction":
+    if metric.kind is MetricKind.FRACTION:
         # a fraction's headroom in points: '15.0 pts', not a percentage of a percentage
         amount = f"{abs(room) * 100:.1f} pts"
     else:
@@ -140,10 +167,6 @@ def budget_tables(check: CheckResult) -> Group:
     return Group(*parts)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def budget_markdown(check: CheckResult) -> str:
     """GitHub-flavoured Markdown: a heading with the verdict, a table per model, the summary."""
     mark = "✅" if check.ok else "❌"
@@ -152,14 +175,13 @@ def budget_markdown(check: CheckResult) -> str:
     if check.baseline is not None:
         header += ["Baseline", "Change"]
     for model in check.models:
-        lines += [f"### {_cell(_title(model))}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        rows = []
         for result in model.results:
             value = _shown(result)
             label, detail = _label(result)
-            metric = f"`{label}`" + (f" ({detail})" if detail else "")
             headroom = headroom_text(result, value)
             cells = [
-                metric,
+                f"`{label}`" + (f" ({detail})" if detail else ""),
                 limit_text(result),
                 format_value(result.metric, value.actual),
                 f"❌ **{headroom}**" if value.over else headroom,
@@ -167,8 +189,8 @@ def budget_markdown(check: CheckResult) -> str:
             if check.baseline is not None:
                 before, change, regressed = _baseline_cells(result, value)
                 cells += [before, f"❌ **{change}**" if regressed else change]
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-        lines.append("")
+            rows.append(cells)
+        lines += [f"### {escape(_title(model))}", "", *markdown_table(header, rows), ""]
         lines += [f"> note: {note}" for note in model.notes]
         if model.notes:
             lines.append("")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from rich.console import Console, RenderableType
 
 from ..advise import AdviceReport
-from ..budget import CheckResult
+from ..budgets import CheckResult
 from ..compare import Comparison
 from ..convtable import ConvTable
 from ..crosscheck import Crosscheck
