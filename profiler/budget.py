@@ -3,58 +3,11 @@
 
 from __future__ import annotations
 
-from .budgets import (
-    ADVICE_ANY,
-    BASELINE_VERSION,
-    METRICS,
-    NOT_METRICS,
-    Budget,
-    BudgetFile,
-    BudgetResult,
-    CheckResult,
-    LayerBudget,
-    Measured,
-    Metric,
-    ModelEntry,
-    ModelNumbers,
-    ModelResult,
-    baseline_dict,
-    baseline_file_dict,
-    check,
-    check_model,
-    load_baseline,
-    load_budgets,
-    measure_entry,
-    numbers_of,
-    profile_entry,
-)
+from .budgets import *  # noqa: F403  (every public name, the same objects)
+from .budgets import Metric
+from .budgets import __all__ as _budgets_all
 
-__all__ = [
-    "Metric",
-    "METRICS",
-    "NOT_METRICS",
-    "ADVICE_ANY",
-    "Budget",
-    "LayerBudget",
-    "ModelEntry",
-    "BudgetFile",
-    "Measured",
-    "BudgetResult",
-    "ModelResult",
-    "CheckResult",
-    "BASELINE_VERSION",
-    "load_budgets",
-    "load_baseline",
-    "ModelNumbers",
-    "numbers_of",
-    "baseline_dict",
-    "baseline_file_dict",
-    "profile_entry",
-    "measure_entry",
-    "check_model",
-    "check",
-    "format_value",
-]
+__all__ = [*_budgets_all, "format_value"]
 
 
 def format_value(metric: Metric, value: float | None) -> str:
