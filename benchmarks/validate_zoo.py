@@ -13,8 +13,10 @@ kernel families are probed against the spec they belong to):
   +family        plus the kernel-family fixed costs and efficiencies   (calibrate --no-cache-tiers)
   +cache         plus the cache-resident bandwidth tiers          (calibrate --no-families)
   +family+cache  both                                             (calibrate: the default)
+  by-work        the default with GEMM-shaped families (convolutions, matmuls) priced by the probes
+                 nearest the kernel's work instead of nearest its GEMM shape (rows, reduction)
   median-eff     the default with one efficiency per family (the median of its probes) instead of
-                 the efficiency of the probes nearest the kernel's size
+                 the efficiency of the probes nearest the kernel's shape or size
 With --spec, only the variants that spec can give (itself, less its families, less its tiers).
 On a GPU machine the same script measures the GPU (CUDA events, synchronised). Timings are only
 as quiet as the machine: the load average is printed before and after.
@@ -70,12 +72,20 @@ def variants(spec_path: Path, untiered_path: Path | None) -> dict:
     else:
         found["+family"] = _variant(data, str(spec_path), "+family", ())
     families = data.get(FAMILIES) or {}
-    if any("points" in family for family in families.values()):
+    if any("gemm_points" in family for family in families.values()):
+        # the same calibration with GEMM-shaped families priced by the probes nearest in work
+        # instead of nearest in shape: what per-shape pricing changes
+        by_work = copy.deepcopy(data)
+        for family in by_work[FAMILIES].values():
+            family.pop("gemm_points", None)
+        found["by-work"] = parse_spec(by_work, f"{spec_path} (by-work)", "by-work")
+    if any("points" in family or "gemm_points" in family for family in families.values()):
         # the same calibration with one efficiency per family (the median over its probes) instead
-        # of the efficiency of the probes nearest in size: what per-size pricing changes
+        # of the efficiency of the probes nearest in size or shape: what per-probe pricing changes
         median = copy.deepcopy(data)
         for family in median[FAMILIES].values():
             family.pop("points", None)
+            family.pop("gemm_points", None)
         found["median-eff"] = parse_spec(median, f"{spec_path} (median-eff)", "median-eff")
     return found
 

@@ -45,6 +45,7 @@ import yaml
 from torch import nn
 
 from .errors import UsageError
+from . import latency_model
 from .hardware import HardwareSpec, load_spec, parse_spec
 from .plausible import busy_warnings, family_problem, load_average, retry, tier_problems
 from .yamlfile import load_yaml
@@ -81,6 +82,7 @@ class FamilyReading:
     term: str = ""  # "compute" or "memory": the roofline term the efficiency scales
     typical_us: tuple[float, ...] = ()  # the measured times of the typical sizes
     points: tuple[tuple[float, float], ...] = ()  # (the probe's plain-roofline work in µs, its efficiency)
+    gemm_points: tuple[tuple[int, int, float], ...] = ()  # (GEMM rows, reduction, efficiency) of GEMM-shaped probes
 
 
 @dataclass(frozen=True)
@@ -413,6 +415,7 @@ def _cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 Shapes = tuple[tuple[int, ...], ...]
+Width = int | tuple[int, int]  # a probe's channels (or features); (in, out) where they differ
 
 
 @dataclass(frozen=True)
@@ -421,15 +424,18 @@ class Probe:
     sizes, each at batch 1 and 8 (its efficiency: the median over them). Each size is (width given
     to `build`, input shapes); integer inputs are token ids below 16."""
 
-    build: Callable[[int], nn.Module]  # channels/features -> module
-    tiny: tuple[int, Shapes]
-    typical: tuple[tuple[int, Shapes], ...]
+    build: Callable[[Any], nn.Module]  # Width -> module
+    tiny: tuple[Width, Shapes]
+    typical: tuple[tuple[Width, Shapes], ...]
     ids: bool = False
     what: str = ""
 
 
-def _conv(kernel: int, groups: Callable[[int], int]) -> Callable[[int], nn.Module]:
-    return lambda c: nn.Conv2d(c, c, kernel, padding=kernel // 2, groups=groups(c), bias=False)
+def _conv(kernel: int, groups: Callable[[int], int]) -> Callable[[Width], nn.Module]:
+    def build(width: Width) -> nn.Module:
+        c_in, c_out = width if isinstance(width, tuple) else (width, width)
+        return nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, groups=groups(c_in), bias=False)
+    return build
 
 
 def _maps(*sizes: tuple[int, int]) -> tuple[tuple[int, Shapes], ...]:
@@ -438,12 +444,16 @@ def _maps(*sizes: tuple[int, int]) -> tuple[tuple[int, Shapes], ...]:
 
 
 TINY_MAP = (8, ((1, 8, 8, 8),))
-# Typical sizes: the early, middle and late stages of a 224x224 CNN and the linear layers of
-# BERT/ViT-like blocks, each run at batch 1 and 8 (PROBE_BATCHES) -- the regime of effprof's zoo
-# and of most edge inference. A family's efficiency is the median over its sizes. Keys follow
+# A stem: 3 input channels (an image's colours), so the GEMM reduction is only 3 x 9 taps = 27
+STEM: tuple[Width, Shapes] = ((3, 32), ((1, 3, 112, 112),))
+# Typical sizes: the stem and the early, middle and late stages of a 224x224 CNN and the linear
+# layers of BERT/ViT-like blocks, each run at batch 1 and 8 (PROBE_BATCHES) -- the regime of
+# effprof's zoo and of most edge inference. A family's efficiency is the median over its sizes; a
+# GEMM-shaped family also keeps each probe's shape (rows, reduction) and efficiency. Keys follow
 # roofline.family_keys(): 'family', 'family.conv_kind' or 'family.aten_op'.
 PROBES: dict[str, Probe] = {
-    "conv.standard": Probe(_conv(3, lambda c: 1), TINY_MAP, _maps((64, 56), (256, 14), (512, 7)), what="3x3 conv"),
+    "conv.standard": Probe(_conv(3, lambda c: 1), TINY_MAP, (*_maps((32, 112), (64, 56), (256, 14), (512, 7)), STEM),
+                           what="3x3 conv"),
     "conv.pointwise": Probe(_conv(1, lambda c: 1), TINY_MAP, _maps((64, 56), (256, 14), (1024, 7)), what="1x1 conv"),
     "conv.depthwise": Probe(_conv(3, lambda c: c), TINY_MAP, _maps((32, 112), (128, 56), (512, 14)),
                             what="3x3 depthwise conv"),
@@ -466,26 +476,34 @@ PROBES: dict[str, Probe] = {
 }
 
 
-def _probe_inputs(shapes: tuple[tuple[int, ...], ...], ids: bool, device: str) -> tuple[torch.Tensor, ...]:
+def _probe_inputs(shapes: tuple[tuple[int, ...], ...], ids: bool, device: str, vocabulary: int = 16) -> tuple[torch.Tensor, ...]:
     if ids:
-        return tuple(torch.randint(0, 16, shape, device=device) for shape in shapes)
+        # token ids spread over the whole table, as a real text's are: ids drawn from a few rows
+        # would gather from L1 while the formula (rightly) prices every row read from memory
+        return tuple(torch.randint(0, vocabulary, shape, device=device) for shape in shapes)
     return tuple(torch.randn(shape, device=device) for shape in shapes)
 
 
-def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...], spec: HardwareSpec) -> tuple[float, float]:
-    """The plain roofline's compute and memory seconds for the module's kernels (no launch overhead)."""
+def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...],
+                spec: HardwareSpec) -> tuple[float, float, tuple[int, int] | None]:
+    """The plain roofline's compute and memory seconds for the module's kernels (no launch overhead),
+    and the (rows, reduction) of its largest GEMM, if it runs one."""
     from .api import profile  # the pipeline, for probes only: calibrate sits downstream of it
 
-    estimate = profile(module, inputs, hardware=spec).estimate
+    report = profile(module, inputs, hardware=spec)
+    estimate = report.estimate
     assert estimate is not None  # a spec was given
     kernels = estimate.kernels
-    return sum(k.compute_s for k in kernels), sum(k.memory_s for k in kernels)
+    gemms = [shape for shape in map(latency_model.gemm_shape, report.kernels) if shape is not None]
+    gemm = max(gemms, key=lambda shape: shape.flops, default=None)
+    return (sum(k.compute_s for k in kernels), sum(k.memory_s for k in kernels),
+            (gemm.m, gemm.k) if gemm is not None else None)
 
 
 PROBE_BATCHES = (1, 8)
 
 
-def _batched(sizes: tuple[tuple[int, Shapes], ...]) -> list[tuple[int, Shapes]]:
+def _batched(sizes: tuple[tuple[Width, Shapes], ...]) -> list[tuple[Width, Shapes]]:
     """Every typical size at each of PROBE_BATCHES (the leading dimension of each input)."""
     return [(width, tuple((batch, *shape[1:]) for shape in shapes)) for batch in PROBE_BATCHES for width, shapes in sizes]
 
@@ -500,26 +518,29 @@ def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: 
     median over all sizes.
     """
 
-    def run(width: int, shapes: Shapes) -> tuple[float, float, float]:
+    def run(width: Width, shapes: Shapes) -> tuple[float, float, float, tuple[int, int] | None]:
         module = probe.build(width).to(device)
-        inputs = _probe_inputs(shapes, probe.ids, device)
-        compute_s, memory_s = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
+        inputs = _probe_inputs(shapes, probe.ids, device, getattr(module, "num_embeddings", 16))
+        compute_s, memory_s, gemm = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
         # fp32 probes priced against fp32 peaks: TF32 off in cuDNN as in matmuls, as --measure runs fp32
         with inference(module), tf32(False):
             measured = timer.median_s(lambda: module(*inputs), warmup=plan.warmup, repeats=plan.repeats,
                                       batch_s=plan.batch_s)
-        return compute_s, memory_s, measured
+        return compute_s, memory_s, measured, gemm
 
     try:
-        tiny_c, tiny_m, tiny_s = run(*probe.tiny)
+        tiny_c, tiny_m, tiny_s, _ = run(*probe.tiny)
         overhead = max(tiny_s - max(tiny_c, tiny_m), 0.0)
         found = []
+        gemm_points = []
         for width, shapes in _batched(probe.typical):
-            compute_s, memory_s, measured = run(width, shapes)
+            compute_s, memory_s, measured, gemm = run(width, shapes)
             work = compute_s if compute_s > 0 else memory_s
             term = "compute" if compute_s > 0 else "memory"
             efficiency = min(max(work / max(measured - overhead, 1e-9), 1e-4), 10.0)
             found.append((shapes, measured, work, efficiency))
+            if gemm is not None:
+                gemm_points.append((*gemm, efficiency))
     except (RuntimeError, NotImplementedError):
         return None
     tiny_shape = "x".join(str(d) for d in probe.tiny[1][0])
@@ -529,7 +550,8 @@ def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: 
            f"(the same op on {tiny_shape}), medians of {plan.repeats}: {parts}; median taken")
     points = tuple((work * 1e6, efficiency) for _, _, work, efficiency in found)
     return FamilyReading(median([row[3] for row in found]), overhead * 1e6, how, term,
-                         tuple(measured * 1e6 for _, measured, _, _ in found), points)
+                         tuple(measured * 1e6 for _, measured, _, _ in found), points,
+                         tuple(gemm_points) if len(gemm_points) == len(found) else ())
 
 
 # -------------------------------------------------------------------------------------- the spec
@@ -594,6 +616,7 @@ def _family_dict(c: Calibration, family: FamilyReading) -> dict[str, Any]:
         "overhead_us": _round(family.overhead_us, 3),
         "source": c.source(Reading(family.efficiency, family.how)),
         **({"points": [[_round(w, 4), _round(e, 3)] for w, e in family.points]} if family.points else {}),
+        **({"gemm_points": [[m, k, _round(e, 3)] for m, k, e in family.gemm_points]} if family.gemm_points else {}),
     }
 
 

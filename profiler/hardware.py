@@ -112,6 +112,28 @@ class KernelFamily:
     # optional (work_us, efficiency) per probe: the plain roofline's time of the probe's work (its
     # compute term, or memory term for families without arithmetic) and the efficiency it reached
     points: tuple[tuple[float, float], ...] = ()
+    # optional (rows, reduction, efficiency) per probe of a GEMM-shaped family (convolutions as
+    # implicit GEMMs, matmuls): the probe's GEMM rows M (output pixels, or tokens) and reduction K
+    # (input channels per group x kernel taps, or input features)
+    gemm_points: tuple[tuple[int, int, float], ...] = ()
+
+    def efficiency_at(self, work_s: float, rows: int | None = None, reduction: int | None = None) -> float:
+        """The efficiency of a kernel: by its GEMM shape where the family has `gemm_points` and the
+        kernel is a GEMM, else by its plain-roofline work (`efficiency_for`).
+
+        A GEMM's speed follows its shape, not its size: each weight is reused once per row (a
+        late-stage convolution on a 7x7 map reuses it 49 times, an early one thousands of times)
+        and a short reduction (a stem convolution's 3 input channels x 9 taps) leaves the vector
+        lanes and the accumulators idle. Probes of equal FLOPs differ up to 2x in both. The probe
+        nearest in (log2 rows, log2 reduction) prices the kernel; probes tied for nearest count
+        as their mean."""
+        if not self.gemm_points or rows is None or reduction is None or rows <= 0 or reduction <= 0:
+            return self.efficiency_for(work_s)
+        def distance(m: int, k: int) -> float:
+            return math.hypot(math.log2(rows / m), math.log2(reduction / k))
+        nearest = min(distance(m, k) for m, k, _ in self.gemm_points)
+        tied = [e for m, k, e in self.gemm_points if distance(m, k) <= nearest + 1e-9]
+        return sum(tied) / len(tied)
 
     def efficiency_for(self, work_s: float) -> float:
         """The efficiency at a kernel's plain-roofline work time: interpolated in log(work) between
@@ -426,15 +448,29 @@ class _Checker:
         found = {}
         for key, item in self.mapping(value, where).items():
             at = f"{where}.{key}"
-            self.mapping(item, at, {"efficiency", "overhead_us", "source", "points"}, ("efficiency", "overhead_us", "source"))
+            self.mapping(item, at, {"efficiency", "overhead_us", "source", "points", "gemm_points"},
+                         ("efficiency", "overhead_us", "source"))
             found[key] = KernelFamily(
                 key=key,
                 efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the peak", at_most=10.0),
                 overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False, magnitude="family_overhead_us"),
                 source=self.text(item["source"], f"{at}.source"),
                 points=self.points(item.get("points"), f"{at}.points"),
+                gemm_points=self.gemm_points(item.get("gemm_points"), f"{at}.gemm_points"),
             )
         return found
+
+    def gemm_points(self, value: Any, where: str) -> tuple[tuple[int, int, float], ...]:
+        if value is None:
+            return ()
+        def whole(number: Any) -> bool:
+            return isinstance(number, int) and not isinstance(number, bool) and number >= 1
+        if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 3 and whole(p[0]) and whole(p[1])
+                                                  for p in value):
+            raise self.fail(where, "a list of [rows, reduction, efficiency] triples (rows and reduction whole numbers, 1 or more)",
+                            value)
+        return tuple((m, k, self.number(e, f"{where}[{i}][2]", "a fraction of the peak", at_most=10.0))
+                     for i, (m, k, e) in enumerate(value))
 
     def points(self, value: Any, where: str) -> tuple[tuple[float, float], ...]:
         if value is None:

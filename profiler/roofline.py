@@ -175,7 +175,10 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
     # a family calibrated with per-size points is priced at the efficiency probes of this much work reached
     work_s = (compute_time_s(group.flops, choice.peak_tflop_per_s, spec.compute_efficiency.value) if group.flops
               else memory_time_s(group.bytes_total, bandwidth, spec.memory_efficiency.value))
-    scale = family.efficiency_for(work_s) if family is not None else 1.0
+    # a GEMM-shaped family calibrated per shape is priced at the efficiency of the probe nearest its shape
+    shape = latency_model.gemm_shape(group.head) if family is not None and family.gemm_points else None
+    rows, reduction = (shape.m, shape.k) if shape is not None else (None, None)
+    scale = family.efficiency_at(work_s, rows, reduction) if family is not None else 1.0
     compute_scale, memory_scale = (scale, 1.0) if group.flops else (1.0, scale)
     return KernelEstimate(
         module=group.module,

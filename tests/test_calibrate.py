@@ -40,9 +40,17 @@ def test_quick_calibration_writes_a_spec_that_loads(quick, tmp_path):
     assert spec.vector_units.peak("fp32").value == spec.matrix_engine.peak("fp32").value  # CPU: same FMA units
     assert spec.launch_overhead_us.value > 0
     assert set(spec.kernel_families) >= {"conv.standard", "conv.depthwise", "matmul", "norm", "elementwise", "pool"}
-    # each family keeps every probe as (work, efficiency): 3 sizes x batch 1 and 8 for 3x3 convs
+    # each family keeps every probe as (work, efficiency): 5 sizes x batch 1 and 8 for 3x3 convs
     conv = spec.kernel_families["conv.standard"]
-    assert len(conv.points) == 6 and all(w > 0 and e > 0 for w, e in conv.points)
+    assert len(conv.points) == 10 and all(w > 0 and e > 0 for w, e in conv.points)
+    # and, being GEMM-shaped, each probe's implicit GEMM: rows = N x H x W output pixels,
+    # reduction = input channels x 9 taps (32@112, 64@56, 256@14, 512@7, the 3-channel stem @112)
+    rows_and_reductions = [(112 * 112, 32 * 9), (56 * 56, 64 * 9), (14 * 14, 256 * 9), (7 * 7, 512 * 9), (112 * 112, 3 * 9)]
+    assert [(m, k) for m, k, _ in conv.gemm_points] == [
+        (batch * m, k) for batch in (1, 8) for m, k in rows_and_reductions]
+    assert [e for _, _, e in conv.gemm_points] == [e for _, e in conv.points]
+    linear = spec.kernel_families["matmul"]
+    assert [(m, k) for m, k, _ in linear.gemm_points] == [(128, 512), (197, 192), (1, 512), (1024, 512), (1576, 192), (8, 512)]
     # every measured number says so, with the date and the device it was measured on
     for field, source in spec.sources().items():
         if not field.startswith("caches."):
@@ -197,6 +205,40 @@ def test_a_family_with_points_prices_a_kernel_by_its_size(tmp_path):
     assert _one_kernel(nn.ReLU(), torch.randn(1, 1_000_000), spec).compute_s == pytest.approx(1e-6 / 0.055, rel=1e-9)
 
 
+def test_a_gemm_family_follows_the_probe_nearest_in_shape():
+    from profiler.hardware import KernelFamily
+
+    family = KernelFamily("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5),),
+                          gemm_points=((49, 4608, 1.2), (3136, 576, 2.4), (12544, 27, 0.2), (12544, 27, 0.4)))
+    # a late 1024-channel layer on 7x7 (49 rows, 9216 deep): one octave from the 49 x 4608 probe
+    assert family.efficiency_at(1e-3, 49, 9216) == pytest.approx(1.2)
+    # 1568 x 576 is one octave from 3136 x 576 and far from the rest
+    assert family.efficiency_at(1e-3, 1568, 576) == pytest.approx(2.4)
+    # a stem (reduction 27) at any size: the two stem probes share the shape, so their mean
+    assert family.efficiency_at(1e-3, 50176, 27) == pytest.approx(0.3)
+    # no shape (not a GEMM): by work, as before
+    assert family.efficiency_at(5e-6) == pytest.approx(0.5)
+    assert KernelFamily("pool", 0.6, 1.0, "test").efficiency_at(1e-3, 49, 9216) == 0.6
+
+
+def test_a_family_with_gemm_points_prices_a_convolution_by_its_shape(tmp_path):
+    spec = _spec(tmp_path, kernel_families={"conv.standard": {
+        "efficiency": 0.5, "overhead_us": 0, "source": "test", "gemm_points": [[3136, 576, 0.25], [49, 4608, 0.1]]}})
+    # 64 -> 64 3x3 on 56x56: 3136 rows x 576 deep, 2 x 3136 x 64 x 576 = 231,211,008 FLOP at 1 TFLOP/s x 0.25
+    conv = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+    assert _one_kernel(conv, torch.randn(1, 64, 56, 56), spec).compute_s == pytest.approx(231_211_008 / 0.25e12, rel=1e-12)
+    # 512 -> 512 on 7x7: 49 rows x 4608 deep, the same 231,211,008 FLOP, at 0.1 of the peak
+    conv = nn.Conv2d(512, 512, 3, padding=1, bias=False)
+    assert _one_kernel(conv, torch.randn(1, 512, 7, 7), spec).compute_s == pytest.approx(231_211_008 / 0.1e12, rel=1e-12)
+
+
+@pytest.mark.parametrize("points", [[[49, 4608]], [[49.5, 4608, 1.0]], [[0, 4608, 1.0]], "49,4608,1"])
+def test_malformed_gemm_points_are_refused(tmp_path, points):
+    with pytest.raises(SpecError, match="rows, reduction, efficiency"):
+        _spec(tmp_path, kernel_families={"conv.standard": {
+            "efficiency": 0.5, "overhead_us": 0, "source": "test", "gemm_points": points}})
+
+
 def test_a_family_without_arithmetic_scales_the_memory_term(tmp_path):
     spec = _spec(tmp_path, kernel_families={"copy": {"efficiency": 0.5, "overhead_us": 0, "source": "test"}})
 
@@ -229,3 +271,14 @@ def test_bad_refinement_fields_fail_with_one_line(tmp_path, extra, words):
     with pytest.raises(SpecError) as error:
         _spec(tmp_path, **extra)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_embedding_probe_ids_spread_over_the_whole_table():
+    # ids from a few rows gather from L1 while the formula prices every row from memory: the probe
+    # must read rows as a real text does, across the vocabulary
+    from profiler.calibrate import _probe_inputs
+
+    torch.manual_seed(0)
+    (ids,) = _probe_inputs(((8, 128),), True, "cpu", 30522)
+    assert ids.dtype == torch.int64 and 0 <= int(ids.min()) and int(ids.max()) < 30522
+    assert int(ids.max()) > 16 and len(torch.unique(ids)) > 900  # 1024 draws from 30522 rows: few repeats
