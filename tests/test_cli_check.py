@@ -200,6 +200,7 @@ def test_a_glob_shows_the_layer_over_and_the_layer_that_grew(project, capsys):
         ("    budgets: {maccs: 20K}\n", "unknown metric 'maccs' (did you mean 'macs'?)"),
         ("    budgets: {macs: lots}\n", "models[0] (net.py): budgets.macs: malformed count 'lots'"),
         ("    budgets: {latency_ms: 2}\n", "budget 'latency_ms' needs a roofline estimate: add 'hw:'"),
+        ("    hw: t44\n    budgets: {latency_ms: 2}\n", "models[0] (net.py): hw: unknown hardware 't44' (did you mean 't4'?)"),
         ("    layers: {'head.*': {macs: 1M}}\n", "layers.head.*: matches no layer"),
         ("    budgets: {macs: [1, 2\n", "not valid YAML"),
     ],
