@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .api import profile
 from .errors import UsageError
+from .realrun import inference
 from .report import Report
-from .tracing import ModelInputs, eval_mode, is_meta_module
+from .tracing import ModelInputs, is_meta_module
 from .units import si
 
 __all__ = [
@@ -423,7 +423,7 @@ def crosscheck(
     fvcore_unsupported_by_module: dict[str, Counter] = {}
     fc_counts: dict[str, Counter] | None = None
     uncounted: list[str] = []
-    with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+    with inference(model), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jit's TracerWarnings: a library never prints
         try:
             fvcore_counts, fvcore_unsupported_by_module = _run_fvcore(model, inputs)

@@ -374,7 +374,7 @@ OWNED = {
 }
 
 
-@pytest.mark.parametrize("module", ["measure.py", "calibrate.py", "cli/calibrate_cmd.py", "cli/profile_cmd.py"])
+@pytest.mark.parametrize("module", ["measure.py", "calibrate.py", "crosscheck.py", "cli/calibrate_cmd.py", "cli/profile_cmd.py"])
 def test_calibrate_and_measure_leave_clocks_tf32_grad_threads_and_devices_to_realrun(module):
     tree = ast.parse((PACKAGE / module).read_text())
     touched = sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in OWNED})
