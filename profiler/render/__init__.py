@@ -1,8 +1,9 @@
 """Every way effprof shows a result: one module per result type, one Markdown table builder, one
 `Format` enum and one `emit(result, format, output)` that every command uses.
 
-The only package besides `cli` that imports rich. To show a new result type, add its module here
-and register its renderers in `emit.py`; its JSON comes from `document.py`.
+The only package besides `cli` that imports rich. To show a new result type, add its module here,
+decorate its renderers with `@renders(ResultType, Format.X)` (`registry.py`) and import the module
+in `emit.py`; its JSON comes from `document.py`.
 """
 
 from .emit import emit, formats_of, render_text, renderables, write_text

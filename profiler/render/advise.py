@@ -15,7 +15,9 @@ from rich.text import Text
 from ..document import document
 from ..advise import AdviceReport, Finding
 from ..units import format_bytes, format_seconds
+from .formats import Format
 from .markdown import escape, markdown_table
+from .registry import renders
 
 __all__ = ["ADVICE_FORMATS", "advice_json", "advice_markdown", "advice_table", "evidence_text", "saving_text"]
 
@@ -63,6 +65,7 @@ def _summary(report: AdviceReport) -> str:
             f"{totals.launches} launches; {len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}")
 
 
+@renders(AdviceReport, Format.TABLE)
 def advice_table(report: AdviceReport) -> RenderableType:
     table = Table(title=_summary(report), title_justify="left", show_lines=True)
     table.add_column("Rule", no_wrap=True)
@@ -92,6 +95,7 @@ def _markdown_layers(finding: Finding) -> str:
     return ", ".join(f"`{name}`" for name in finding.layers[:_LAYERS_SHOWN]) + (f" +{more} more" if more > 0 else "")
 
 
+@renders(AdviceReport, Format.MARKDOWN)
 def advice_markdown(report: AdviceReport) -> str:
     lines = [f"**{escape(_summary(report))}**", ""]
     if report.findings:

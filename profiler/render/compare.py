@@ -11,11 +11,14 @@ from rich.text import Text
 from ..compare import Comparison, LayerCell
 from ..units import format_bytes, format_seconds, si
 from .cells import intensity_text, percent_text, times_text
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 
 __all__ = ["compare_renderable", "compare_markdown"]
 
 
+@renders(Comparison, Format.TABLE)
 def compare_renderable(comparison: Comparison) -> Group:
     latency = comparison.top_by == "latency_s"
     totals = Table(title="Totals (ratios to the first)", header_style="bold", pad_edge=False)
@@ -100,6 +103,7 @@ def _top_table(label: str, cells: tuple[LayerCell, ...], latency: bool) -> Table
     return table
 
 
+@renders(Comparison, Format.MARKDOWN)
 def compare_markdown(comparison: Comparison) -> str:
     latency = comparison.top_by == "latency_s"
     header = ["Model", "Params", "MACs", "Bytes R+W"] + (["Latency", "Mem-bound"] if latency else [])

@@ -10,7 +10,9 @@ from rich.text import Text
 from ..convtable import ConvTable
 from ..units import format_bytes, format_seconds, si
 from .cells import fraction_text, intensity_text
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 
 __all__ = ["conv_renderable", "conv_markdown"]
 
@@ -33,6 +35,7 @@ def _has_latency(table: ConvTable) -> bool:
     return any(row.latency_s is not None for row in table.rows)
 
 
+@renders(ConvTable, Format.TABLE)
 def conv_renderable(table: ConvTable) -> Group:
     out = Table(title=_conv_title(table), header_style="bold", pad_edge=False)
     out.add_column("Kind", no_wrap=True)
@@ -67,6 +70,7 @@ def conv_renderable(table: ConvTable) -> Group:
     return Group(out, legend)
 
 
+@renders(ConvTable, Format.MARKDOWN)
 def conv_markdown(table: ConvTable) -> str:
     latency = _has_latency(table)
     header = ["Kind", "Params", "MACs", "FLOPs", "Bytes R+W", "FLOP/B"]

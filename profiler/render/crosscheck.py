@@ -9,7 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..crosscheck import Crosscheck
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 
 __all__ = ["crosscheck_renderable", "crosscheck_markdown"]
 
@@ -18,6 +20,7 @@ def _count(value: int | None) -> str:
     return f"{value:,}" if value is not None else "n/a"
 
 
+@renders(Crosscheck, Format.TABLE)
 def crosscheck_renderable(check: Crosscheck) -> Group:
     inputs = ", ".join("×".join(str(d) for d in shape) for shape in check.inputs)
     table = Table(title=f"{check.model}  ·  inputs {inputs}  ·  MACs per module (self)", header_style="bold", pad_edge=False)
@@ -46,6 +49,7 @@ def crosscheck_renderable(check: Crosscheck) -> Group:
     return Group(*parts)
 
 
+@renders(Crosscheck, Format.MARKDOWN)
 def crosscheck_markdown(check: Crosscheck) -> str:
     rows: list[list[str | None]] = [
         [f"`{row.module or '(root)'}`", row.type, _count(row.effprof_macs), _count(row.fvcore_macs),

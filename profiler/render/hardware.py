@@ -13,7 +13,9 @@ from rich.table import Table
 from ..dtypes import PROFILE_DTYPES
 from ..hardware import HardwareSpec, LatencyModel
 from ..results import SpecList
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 
 __all__ = ["hardware_list_table", "hardware_list_markdown", "hardware_detail", "hardware_markdown", "latency_model_rows"]
 
@@ -57,6 +59,7 @@ def _list_rows(specs: SpecList) -> list[list[str]]:
     return rows
 
 
+@renders(SpecList, Format.TABLE)
 def hardware_list_table(specs: SpecList) -> Table:
     """One row per spec: bandwidth, and per dtype the GEMM peak and its ridge point."""
     table = Table(title="Bundled hardware specs (dense peaks)", header_style="bold", pad_edge=False, caption=_LIST_CAPTION)
@@ -72,6 +75,7 @@ def hardware_list_table(specs: SpecList) -> Table:
     return table
 
 
+@renders(SpecList, Format.MARKDOWN)
 def hardware_list_markdown(specs: SpecList) -> str:
     header = _list_header()
     align = ["---", "---", *["---:"] * (len(header) - 2)]
@@ -146,6 +150,7 @@ def _sourced_table(title: str, header: tuple[str, ...], rows: Sequence[tuple[str
     return table
 
 
+@renders(HardwareSpec, Format.TABLE)
 def hardware_detail(spec: HardwareSpec) -> Group:
     """Everything in one spec, every number with its source."""
     head = Table(show_header=False, box=None, pad_edge=False, title=f"{spec.name}: {spec.description}", title_justify="left")
@@ -163,6 +168,7 @@ def hardware_detail(spec: HardwareSpec) -> Group:
     return Group(*parts)
 
 
+@renders(HardwareSpec, Format.MARKDOWN)
 def hardware_markdown(spec: HardwareSpec) -> str:
     """The same tables as `hardware_detail`, in Markdown."""
     lines = [f"**{spec.name}: {spec.description}**", "", *markdown_table(("Property", "Value", "Source"), _head_rows(spec)),

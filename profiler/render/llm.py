@@ -10,7 +10,9 @@ from rich.table import Table
 from ..document import document
 from ..llm import LlmResult
 from ..units import format_bytes, format_seconds, si
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 
 __all__ = ["LLM_FORMATS", "llm_batch_rows", "llm_json", "llm_markdown", "llm_summary_rows", "render_llm"]
 
@@ -75,6 +77,7 @@ def llm_batch_rows(result: LlmResult) -> list[tuple[str, ...]]:
     ]
 
 
+@renders(LlmResult, Format.TABLE)
 def render_llm(result: LlmResult) -> Group:
     summary = Table(show_header=False, box=None, pad_edge=False)
     summary.add_column(style="bold")
@@ -94,6 +97,7 @@ def render_llm(result: LlmResult) -> Group:
     return Group(*parts)
 
 
+@renders(LlmResult, Format.MARKDOWN)
 def llm_markdown(result: LlmResult) -> str:
     lines = markdown_table([None, None], llm_summary_rows(result), spaced_rule=True)
     if len(result.batches) > 1:

@@ -12,11 +12,13 @@ from rich.text import Text
 from ..measure import Measurement
 from ..realrun import median
 from ..results import Validation
+from .formats import Format
 from .markdown import markdown_table
+from .registry import renders
 from ..units import format_seconds
 
-__all__ = ["measurement_table", "measurement_summary", "render_measurement", "validation_table", "validation_summary",
-           "ratio_text", "error_text"]
+__all__ = ["measurement_table", "measurement_summary", "render_measurement", "render_validation", "validation_table",
+           "validation_markdown", "validation_summary", "ratio_text", "error_text"]
 
 
 def ratio_text(ratio: float | None) -> str:
@@ -94,6 +96,7 @@ def _runs(validation: Validation) -> list[tuple[str, int | None, Measurement]]:
     return [(run.target, run.batch, run.measurement) for run in validation.runs]
 
 
+@renders(Validation, Format.MARKDOWN)
 def validation_markdown(validation: Validation) -> str:
     rows = [
         [f"`{target}`" + ("" if m.guessed_input is None else f" (input {m.guessed_input} guessed)"),
@@ -104,6 +107,11 @@ def validation_markdown(validation: Validation) -> str:
     lines = [f"**Predicted ({validation.hardware}) against measured**", ""]
     lines += markdown_table(["Model", "Batch", "Predicted", "Measured", "Error", "Spearman"], rows)
     return "\n".join([*lines, "", validation_summary(validation).plain]) + "\n"
+
+
+@renders(Validation, Format.TABLE)
+def render_validation(validation: Validation) -> Group:
+    return Group(validation_table(validation), validation_summary(validation))
 
 
 def validation_summary(validation: Validation) -> Text:
