@@ -11,7 +11,7 @@ from torch import nn
 
 from .aggregate import aggregate
 from .dtypes import dtype_name, parse_dtype
-from .errors import EffprofError, MetaUnsupportedError, UsageError
+from .errors import EffprofError, MetaUnsupportedError, UsageError, option
 from .hardware import HardwareSpec, load_spec
 from .loading import LoadedModel, named_tensors, with_batch
 from .precision import Precision, recoster
@@ -55,9 +55,12 @@ def profile(
     TensorRT-style conv/linear + BN + activation fusion in it. `precision` (a `Precision`: formats
     for weights, activations and KV cache, docs/llm.md) prices each tensor in its role's format and
     the estimate at the dtype GEMMs compute in; it replaces `dtype`. The model is left as it was found.
+
+    Raises EffprofError (UsageError, SpecError, InputMismatchError, ...) with a one-line message that
+    names arguments by these keywords (`fuse=True`, `hardware='a4000'`).
     """
     if precision is not None and dtype is not None:
-        raise UsageError("give a dtype or a precision per role (--weights/--activations/--kv-cache), not both")
+        raise UsageError("give ", option("dtype"), " or ", option("precision"), " (a format per role), not both")
     spec = _spec(hardware, fuse)
     inputs = ModelInputs.from_example(example_inputs)
     if batch is not None:
@@ -119,7 +122,7 @@ def _input_dtype_warnings(inputs: Sequence[InputInfo], model: nn.Module, profile
 def _spec(hardware: str | Path | HardwareSpec | None, fuse: bool) -> HardwareSpec | None:
     if hardware is None:
         if fuse:
-            raise UsageError("--fuse changes only the latency estimate: give a device too, e.g. --hw a4000")
+            raise UsageError(option("fuse", True), " changes only the latency estimate: give a device too, e.g. ", option("hardware", "a4000"))
         return None
     return load_spec(hardware)  # before tracing, so that a bad spec fails fast
 
@@ -146,8 +149,8 @@ def profile_loaded(
         if loaded.guessed_input is None:
             raise
         raise error.with_context(
-            f"(the input shape {loaded.guessed_input} was guessed from the first layer: give the real one "
-            "with --input-shape, or define example_inputs() in the model file)"
+            f"(the input shape {loaded.guessed_input} was guessed from the first layer: give the real one with ",
+            option("input_shape"), ", or define example_inputs() in the model file)",
         ) from error
     return replace(report, inputs_guessed=loaded.inputs_guessed)
 

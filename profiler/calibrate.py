@@ -44,7 +44,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from .errors import UsageError
+from .errors import UsageError, on_command_line, option
 from . import latency_model
 from .hardware import HardwareSpec, load_spec, parse_spec
 from .plausible import busy_warnings, family_problem, load_average, retry, tier_problems
@@ -383,8 +383,9 @@ def _implausible(problem: str, timer: Timer) -> UsageError:
     why = f" ({'; '.join(busy)})" if busy else ""
     return UsageError(
         f"calibration refused, measured {MEASURE_TRIES} times and still implausible: {problem}{why}; "
-        "nothing was written: rerun effprof calibrate on a quiet machine (--no-families or --no-cache-tiers leave "
-        "those refinements out; --keep-implausible writes the numbers anyway, with warnings)"
+        "nothing was written: rerun ", on_command_line("effprof calibrate", python="calibrate()"), " on a quiet machine (",
+        option("families", False), " or ", option("cache_tiers", False), " leave those refinements out; ",
+        option("keep_implausible", True), on_command_line(" writes", python=" keeps"), " the numbers anyway, with warnings)",
     )
 
 
@@ -638,7 +639,7 @@ def write_spec(calibration: Calibration, path: str | Path, name: str | None = No
     """Write the spec YAML to `path` and load it back (so a bad file can never be left behind unseen)."""
     path = Path(path)
     if path.suffix not in (".yaml", ".yml"):
-        raise UsageError(f"--output '{path}' must end in .yaml (or .yml): it is a hardware spec file")
+        raise UsageError(option("output"), f" '{path}' must end in .yaml (or .yml): it is a hardware spec file")
     name = name or path.stem
     text = spec_yaml(calibration, name)
     parse_spec(load_yaml(text, str(path)), str(path), name)  # validate before touching the disk
@@ -647,5 +648,5 @@ def write_spec(calibration: Calibration, path: str | Path, name: str | None = No
             os.makedirs(path.parent, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise UsageError(f"cannot write --output '{path}': {error.strerror}") from error
+        raise UsageError("cannot write ", option("output"), f" '{path}': {error.strerror}") from error
     return load_spec(path)

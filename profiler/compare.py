@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
-from .errors import UsageError
+from .errors import UsageError, option
 from .report import Report
 from .vocabulary import Bound
 
@@ -140,9 +140,9 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
     `top` keeps the K heaviest layers (by latency with hardware, else MACs): of each model when the
     structures differ (10 when not given), of the matched rows when they align (all when not given)."""
     if len(reports) < 2:
-        raise UsageError("compare needs two or more models, or one model with two or more --hw")
+        raise UsageError("compare needs two or more models, or one model with two or more ", option("hardware"))
     if top is not None and top < 1:
-        raise UsageError(f"--top must be 1 or more, got {top}")
+        raise UsageError(option("top"), f" must be 1 or more, got {top}")
     if labels is None:
         labels = [report.model + (f" @ {_hardware_name(report)}" if _hardware_name(report) else "") for report in reports]
     if len(labels) != len(reports):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .api import profile
-from .errors import UsageError
+from .errors import UsageError, option
 from .report import Report
 
 __all__ = ["ConvSpec", "ConvRow", "ConvTable", "conv_table", "KINDS"]
@@ -67,29 +67,26 @@ class ConvSpec:
 
     def validate(self) -> None:
         """Raise UsageError, one line with the fix, for a layer PyTorch could not build or run."""
-        for flag, value in (
-            ("--in-channels", self.in_channels), ("--out-channels", self.out_channels),
-            ("--kernel", self.kernel), ("--size", self.size), ("--stride", self.stride),
-            ("--groups", self.groups), ("--batch", self.batch),
-        ):
+        for keyword in ("in_channels", "out_channels", "kernel", "size", "stride", "groups", "batch"):
+            value = getattr(self, keyword)
             if value < 1:
-                raise UsageError(f"{flag} must be 1 or more, got {value}")
+                raise UsageError(option(keyword), f" must be 1 or more, got {value}")
         if self.pad < 0:
-            raise UsageError(f"--padding must be 0 or more, got {self.pad}")
+            raise UsageError(option("padding"), f" must be 0 or more, got {self.pad}")
         if self.in_channels % self.groups or self.out_channels % self.groups:
             common = [d for d in range(1, min(self.in_channels, self.out_channels) + 1)
                       if self.in_channels % d == 0 and self.out_channels % d == 0]
             shown = ", ".join(str(d) for d in common[:8]) + (", ..." if len(common) > 8 else "")
             raise UsageError(
-                f"--groups {self.groups} must divide both --in-channels {self.in_channels} and "
-                f"--out-channels {self.out_channels}; use one of {shown}"
+                option("groups", self.groups), " must divide both ", option("in_channels", self.in_channels), " and ",
+                option("out_channels", self.out_channels), f"; use one of {shown}",
             )
         if self.out_size < 1:
             raise UsageError(
-                f"--kernel {self.kernel} does not fit a {self.size}x{self.size} input with padding "
+                option("kernel", self.kernel), f" does not fit a {self.size}x{self.size} input with padding "
                 f"{self.pad} (size + 2 * padding = {self.size + 2 * self.pad} < kernel), so the output "
-                f"would be empty; use --size {self.kernel - 2 * self.pad} or more, more --padding, "
-                "or a smaller --kernel"
+                "would be empty; use ", option("size", self.kernel - 2 * self.pad), " or more, more ", option("padding"),
+                ", or a smaller ", option("kernel"),
             )
 
     def closed_form(self, kind: str) -> Fraction:

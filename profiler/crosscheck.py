@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .api import profile
-from .errors import UsageError
+from .errors import UsageError, on_command_line, option
 from .realrun import inference
 from .report import Report
 from .tracing import ModelInputs, is_meta_module
@@ -371,6 +371,11 @@ def _summarise(rows: list[ModuleCheck]) -> tuple[Difference, ...]:
 # the entry point
 
 
+# The command line sets the inputs with -i/--input-shape; Python callers pass the tensors.
+SMALLER_INPUTS = on_command_line(("a smaller ", option("input_shape", short=True), "/", option("input_shape")),
+                                 python="smaller example_inputs")
+
+
 def check_size(params: int, inputs: ModelInputs, *, max_params: int = MAX_PARAMS,
                max_input_elements: int = MAX_INPUT_ELEMENTS) -> None:
     """Refuse, before anything runs, a model or input too big to run twice on the CPU."""
@@ -385,7 +390,7 @@ def check_size(params: int, inputs: ModelInputs, *, max_params: int = MAX_PARAMS
             shape = ",".join(str(d) for d in tensor.shape)
             raise UsageError(
                 f"crosscheck runs the model on real CPU tensors, and input {shape} has {si(tensor.numel())} "
-                f"elements (limit {si(max_input_elements)}): pass a smaller -i/--input-shape"
+                f"elements (limit {si(max_input_elements)}): pass ", SMALLER_INPUTS,
             )
 
 
@@ -415,7 +420,8 @@ def crosscheck(
     if report.totals.macs > max_macs:
         raise UsageError(
             f"crosscheck runs the model on real CPU tensors, and this forward is {si(report.totals.macs)} "
-            f"MACs (limit {si(max_macs)}): pass a smaller -i/--input-shape or --batch"
+            f"MACs (limit {si(max_macs)}): pass ",
+            on_command_line((SMALLER_INPUTS, " or ", option("batch")), python=SMALLER_INPUTS),
         )
 
     notes: list[str] = []

@@ -2,16 +2,25 @@
 
 `exit_code` is what the CLI exits with: 2 for bad input (usage, files, models), 1 only for a
 budget that was exceeded.
+
+A message names the settings it is about through `option()` (`fuse=True`, `hardware='a4000'`),
+never as a command-line flag: the error keeps its parts, reads in the Python API's words
+(`str(error)`), and the CLI reads the same error with its own flag table (`--fuse`, `--hw a4000`)
+by spelling it inside `spelled_as(...)`. `on_command_line(...)` holds words that differ beyond an
+option's name (Python has `example_inputs`, the command line `--input-shape`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import os
 import re
 import sysconfig
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 __all__ = [
     "EffprofError",
@@ -21,21 +30,131 @@ __all__ = [
     "MetaUnsupportedError",
     "TorchLimitError",
     "SpecError",
+    "Option",
+    "option",
+    "on_command_line",
+    "Spelling",
+    "PYTHON",
+    "spelled_as",
     "did_you_mean",
     "model_exit_message",
 ]
 
 
+class _NoValue:
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE = _NoValue()
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting a message names, by its keyword in the Python API (`fuse`, `hardware`, `batches`)
+    and, where the advice carries one, the value to give it. `short`: the command line shows its
+    one-letter flag (`-i 1,3,224,224`)."""
+
+    keyword: str
+    value: object = NO_VALUE
+    short: bool = False
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not NO_VALUE
+
+
+def option(keyword: str, value: object = NO_VALUE, *, short: bool = False) -> Option:
+    """The setting `keyword` (the Python API's name for it), optionally with a value to give it."""
+    return Option(keyword, value, short)
+
+
+Part = Union[str, Option, "Alternative"]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Words that differ beyond an option's name: `python` for a Python caller, `command_line`
+    (whose options the CLI spells as flags) for a command-line user."""
+
+    python: tuple[Part, ...]
+    command_line: tuple[Part, ...]
+
+
+def _parts(words: "str | Option | Alternative | Sequence[Part]") -> tuple[Part, ...]:
+    return (words,) if isinstance(words, (str, Option, Alternative)) else tuple(words)
+
+
+def on_command_line(command_line: "str | Option | Sequence[Part]", python: "str | Option | Sequence[Part]") -> Alternative:
+    """`command_line` when the CLI reads the message, `python` otherwise."""
+    return Alternative(_parts(python), _parts(command_line))
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How a message names options. `flag` None: the Python API's words (`fuse=True`); else the
+    command line's, `flag(option)` being its flag text (`--fuse`, `--hw a4000`)."""
+
+    flag: Callable[[Option], str] | None = None
+
+    def option(self, named: Option) -> str:
+        if self.flag is not None:
+            return self.flag(named)
+        return f"{named.keyword}={named.value!r}" if named.has_value else named.keyword
+
+    def words(self, parts: Iterable[Part]) -> str:
+        text = []
+        for part in parts:
+            if isinstance(part, Option):
+                text.append(self.option(part))
+            elif isinstance(part, Alternative):
+                text.append(self.words(part.python if self.flag is None else part.command_line))
+            else:
+                text.append(part)
+        return "".join(text)
+
+
+PYTHON = Spelling()
+
+_spelling: contextvars.ContextVar[Spelling] = contextvars.ContextVar("effprof_spelling", default=PYTHON)
+
+
+@contextlib.contextmanager
+def spelled_as(spelling: Spelling) -> Iterator[None]:
+    """Within it, every error reads in `spelling`'s words, also where code puts one error's text
+    into another's (`f"{where}: {error}"`). The CLI runs its commands inside it."""
+    token = _spelling.set(spelling)
+    try:
+        yield
+    finally:
+        _spelling.reset(token)
+
+
 class EffprofError(Exception):
-    """Base of every error effprof raises on purpose; its message is meant for the user."""
+    """Base of every error effprof raises on purpose; its message is meant for the user.
+
+    The message is given in parts: text, `option(...)` and `on_command_line(...)`; `str(error)`
+    joins them in the current spelling (the Python API's words unless inside `spelled_as`)."""
 
     exit_code = 2
 
-    def with_context(self, context: str) -> "EffprofError":
+    def __init__(self, *message: Part) -> None:
+        super().__init__(PYTHON.words(message))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.spelled(_spelling.get())
+
+    def spelled(self, spelling: Spelling) -> str:
+        """The message with its options named as `spelling` names them."""
+        return spelling.words(getattr(self, "message", self.args))
+
+    def with_context(self, *context: Part) -> "EffprofError":
         """The same error (type, attributes, exit code) with `context` added to its message."""
         copied = type(self).__new__(type(self))  # not copy.copy: subclasses' __init__ take other arguments
         copied.__dict__.update(self.__dict__)
-        copied.args = (f"{self} {context}",)
+        copied.message = (*self.message, " ", *context)
+        copied.args = (PYTHON.words(copied.message),)
         return copied
 
 
@@ -65,7 +184,7 @@ class MetaUnsupportedError(EffprofError):
     def without_fallback(self, why: str) -> EffprofError:
         """The error to raise when the real-tensor run is not possible."""
         if self.clearly_meta or self.mismatch is None:
-            return EffprofError(f"{self} ({why})")
+            return EffprofError(*self.message, f" ({why})")
         return self.mismatch
 
 
@@ -81,17 +200,17 @@ class InputMismatchError(EffprofError):
         detail = detail.rstrip(".")
         if raised_by_model:
             where = f", raised at {frame}" if frame else ""
-            message = (
-                f"the model's forward raised at layer '{layer}' ({layer_type}){given}: {detail}{where}. "
-                "Check the inputs it expects, or rerun with --debug for the traceback."
+            super().__init__(
+                f"the model's forward raised at layer '{layer}' ({layer_type}){given}: {detail}{where}. ",
+                "Check the inputs it expects, ", RERUN_FOR_TRACEBACK, ".",
             )
         else:
             called = f" (called at {frame})" if frame else ""
-            message = (
-                f"inputs do not fit the model at layer '{layer}' ({layer_type}){given}: "
-                f"{detail}{called}.{_dtype_hint(detail)} Check --input-shape (or example_inputs())."
+            super().__init__(
+                f"inputs do not fit the model at layer '{layer}' ({layer_type}){given}: {detail}{called}.",
+                *_dtype_hint(detail), " Check ",
+                on_command_line((option("input_shape"), " (or example_inputs())"), python="example_inputs"), ".",
             )
-        super().__init__(message)
         self.layer = layer
         self.layer_type = layer_type
         self.input_shapes = list(input_shapes)
@@ -103,13 +222,20 @@ class InputMismatchError(EffprofError):
 _WANTS_INTEGERS = re.compile(r"(Long|Int)\b.{0,40}?but got \S*(?i:float|half|double)|expected scalar type (Long|Int)")
 
 
-def _dtype_hint(detail: str) -> str:
+def _dtype_hint(detail: str) -> tuple[Part, ...]:
     if _WANTS_INTEGERS.search(detail) is None:
-        return ""
+        return ()
     return (
-        " The layer takes integer inputs (token ids, indices) and was given floats: give the input an integer dtype, "
-        "as in -i 1,512:int64 (torch.long in example_inputs())."
+        " The layer takes integer inputs (token ids, indices) and was given floats: give the input an integer dtype, as in ",
+        on_command_line((option("input_shape", "1,512:int64", short=True), " (torch.long in example_inputs())"),
+                        python="torch.long in example_inputs"),
+        ".",
     )
+
+
+# How to see the model's own traceback: the CLI hides it unless asked; in Python it is chained.
+RERUN_FOR_TRACEBACK = on_command_line(("or rerun with ", option("debug"), " for the traceback"),
+                                      python="or read the model's traceback on this error's __cause__")
 
 
 _LIBRARY_DIRS = tuple(

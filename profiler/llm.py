@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .aggregate import Kernel, aggregate, cost_of
-from .errors import MetaUnsupportedError, ModelLoadError, UsageError
+from .errors import MetaUnsupportedError, ModelLoadError, UsageError, on_command_line, option
 from .events import TensorMeta, tensor_args
 from .hardware import HardwareSpec, load_spec
 from .liveness import peak_live_bytes
@@ -561,9 +561,9 @@ def parse_batches(text: str) -> list[int]:
     try:
         batches = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise UsageError(f"bad --batch '{text}': expected a batch size or a comma-separated list, e.g. 1,8,32,128") from None
+        raise UsageError("bad ", option("batches"), f" '{text}': expected a batch size or a comma-separated list, e.g. 1,8,32,128") from None
     if not batches or any(b < 1 for b in batches):
-        raise UsageError(f"bad --batch '{text}': every batch size must be 1 or more")
+        raise UsageError("bad ", option("batches"), f" '{text}': every batch size must be 1 or more")
     return list(dict.fromkeys(batches))
 
 
@@ -799,11 +799,12 @@ def profile_llm(
     """Prefill, decode, memory and fit of a causal LM on a device, for each batch size in
     `batches` (the first one is reported in full, every one in the batch table)."""
     if prompt < 1:
-        raise UsageError(f"--prompt must be 1 or more tokens, got {prompt}")
+        raise UsageError(option("prompt"), f" must be 1 or more tokens, got {prompt}")
     if generate < 2:
-        raise UsageError(f"--generate must be 2 or more tokens (the first comes from the prefill), got {generate}")
+        raise UsageError(option("generate"), f" must be 2 or more tokens (the first comes from the prefill), got {generate}")
     if not batches or any(b < 1 for b in batches):
-        raise UsageError("--batch sizes must be 1 or more")
+        raise UsageError(on_command_line((option("batches"), " sizes"), python=("every batch size in ", option("batches"))),
+                         " must be 1 or more")
     spec = load_spec(hardware)
     precision = precision or Precision()
     lm = target if isinstance(target, CausalLM) else load_causal_lm(target)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .dtypes import dtype_name, parse_dtype
-from .errors import ModelLoadError, UsageError, did_you_mean
+from .errors import ModelLoadError, UsageError, did_you_mean, option
 from .tracing import ModelInputs
 
 __all__ = [
@@ -95,7 +95,7 @@ def make_inputs(specs: list[InputSpec], device: str) -> ModelInputs:
         if spec.name is None:
             args.append(tensor)
         elif spec.name in kwargs:
-            raise UsageError(f"--input-shape names the keyword input '{spec.name}' twice: give each name once")
+            raise UsageError(option("input_shape"), f" names the keyword input '{spec.name}' twice: give each name once")
         else:
             kwargs[spec.name] = tensor
     return ModelInputs(tuple(args), kwargs)
@@ -104,7 +104,7 @@ def make_inputs(specs: list[InputSpec], device: str) -> ModelInputs:
 def with_batch(inputs: ModelInputs, batch: int) -> ModelInputs:
     """The same inputs with the leading (batch) dimension of every tensor set to `batch`."""
     if batch < 1:
-        raise UsageError(f"--batch must be 1 or more, got {batch}")
+        raise UsageError(option("batch"), f" must be 1 or more, got {batch}")
 
     def resize(t: torch.Tensor) -> torch.Tensor:
         if t.dim() == 0 or t.shape[0] == batch:
@@ -412,8 +412,8 @@ def load_model(
                     )
                 if guessed_spec is None:
                     raise UsageError(
-                        f"cannot guess the input of '{path}:{name}': pass --input-shape (e.g. -i 1,3,224,224) "
-                        f"or define {INPUTS_NAME}() in the file"
+                        f"cannot guess the input of '{path}:{name}': pass ", option("input_shape"), " (e.g. ",
+                        option("input_shape", "1,3,224,224", short=True), f") or define {INPUTS_NAME}() in the file",
                     )
                 if device == "meta":
                     notes.append(

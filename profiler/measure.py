@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 
 from .api import profile_loaded
-from .errors import UsageError
+from .errors import UsageError, on_command_line, option
 from .hardware import HardwareSpec
 from .loading import LoadedModel, load_model
 from .realrun import (
@@ -142,8 +142,8 @@ def _measure_dtype(report: Report, device: str) -> torch.dtype:
         return torch.float32
     if name not in _MEASURABLE:
         raise UsageError(
-            f"--measure runs the model in a floating dtype (fp32, fp16, bf16) and cannot run {name} "
-            f"on {device}: profile with --dtype fp32 (or quantize the model yourself)"
+            on_command_line(option("measure"), python="measuring"), " runs the model in a floating dtype (fp32, fp16, bf16) "
+            f"and cannot run {name} on {device}: profile with ", option("dtype", "fp32"), " (or quantize the model yourself)",
         )
     return _MEASURABLE[name]
 

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, option
 from .report import Report
 from .roofline import RooflineEstimate, ridge_point
 from .vocabulary import Bound
@@ -32,7 +32,7 @@ def _figure_class() -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise UsageError(f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}") from None
+        raise UsageError(option("plot"), f" needs matplotlib, which is not installed: {INSTALL_HINT}") from None
     return Figure
 
 
@@ -40,7 +40,7 @@ def check_plot_path(path: str | Path) -> None:
     """Fail before any slow work when the plot could not be written."""
     suffix = Path(path).suffix.lower()
     if suffix not in PLOT_SUFFIXES:
-        raise UsageError(f"--plot '{path}': unknown image type '{suffix or '(none)'}'; end the name in {', '.join(PLOT_SUFFIXES)}")
+        raise UsageError(option("plot"), f" '{path}': unknown image type '{suffix or '(none)'}'; end the name in {', '.join(PLOT_SUFFIXES)}")
     _figure_class()
 
 
@@ -57,7 +57,7 @@ def plot_roofline(report: Report, path: str | Path) -> Path:
     """Draw the roofline of `report.estimate` to `path` (.png, .svg or .pdf) and return the path."""
     estimate = report.estimate
     if estimate is None:
-        raise UsageError("--plot needs a latency estimate: add --hw, e.g. --hw a4000")
+        raise UsageError(option("plot"), " needs a latency estimate: add ", option("hardware"), ", e.g. ", option("hardware", "a4000"))
     check_plot_path(path)
     Figure = _figure_class()
     spec = estimate.spec
@@ -123,5 +123,5 @@ def plot_roofline(report: Report, path: str | Path) -> Path:
     try:
         fig.savefig(path, dpi=150)
     except OSError as error:
-        raise UsageError(f"cannot write --plot '{path}': {error.strerror or error}") from None
+        raise UsageError("cannot write ", option("plot"), f" '{path}': {error.strerror or error}") from None
     return path

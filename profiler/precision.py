@@ -30,7 +30,7 @@ import torch
 
 from .aggregate import Kernel, cost_of
 from .costs import OpCost
-from .errors import UsageError, did_you_mean
+from .errors import UsageError, did_you_mean, option
 from .events import OpEvent, TensorMeta, tensor_args
 
 __all__ = [
@@ -68,10 +68,10 @@ _STAND_IN = {
 _MATRIX_FAMILIES = ("matmul", "conv")
 
 
-def _check(value: str, allowed: tuple[str, ...], option: str) -> str:
+def _check(value: str, allowed: tuple[str, ...], keyword: str) -> str:
     key = value.strip().lower()
     if key not in allowed:
-        raise UsageError(f"unknown {option} '{value}'{did_you_mean(key, allowed)}; use one of {', '.join(allowed)}")
+        raise UsageError("unknown ", option(keyword), f" '{value}'{did_you_mean(key, allowed)}; use one of {', '.join(allowed)}")
     return key
 
 
@@ -86,13 +86,14 @@ class Precision:
     zero_points: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weights", _check(self.weights, WEIGHT_FORMATS, "--weights"))
-        object.__setattr__(self, "activations", _check(self.activations, ACTIVATION_FORMATS, "--activations"))
-        object.__setattr__(self, "kv_cache", _check(self.kv_cache, KV_FORMATS, "--kv-cache"))
+        object.__setattr__(self, "weights", _check(self.weights, WEIGHT_FORMATS, "weights"))
+        object.__setattr__(self, "activations", _check(self.activations, ACTIVATION_FORMATS, "activations"))
+        object.__setattr__(self, "kv_cache", _check(self.kv_cache, KV_FORMATS, "kv_cache"))
         if self.group_size is not None and self.group_size < 1:
-            raise UsageError(f"--group-size must be 1 or more, got {self.group_size}")
+            raise UsageError(option("group_size"), f" must be 1 or more, got {self.group_size}")
         if self.group_size is not None and self.weights not in ("int8", "int4"):
-            raise UsageError(f"--group-size applies to int8 or int4 weights, not {self.weights}: drop it or pass --weights int4")
+            raise UsageError(option("group_size"), f" applies to int8 or int4 weights, not {self.weights}: drop it or pass ",
+                             option("weights", "int4"))
 
     @property
     def float_format(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from .aggregate import Kernel, Layer, Totals, module_depth
-from .errors import UsageError, did_you_mean
+from .errors import UsageError, did_you_mean, option
 from .roofline import RooflineEstimate
 
 __all__ = ["Report", "InputInfo", "SORT_KEYS", "LATENCY_SORT", "fold_layers", "top_layers"]
@@ -69,7 +69,8 @@ class Report:
         if sort == LATENCY_SORT:
             estimate = self.estimate
             if estimate is None:
-                raise UsageError("--sort latency needs a latency estimate: add --hw, e.g. --hw a4000")
+                raise UsageError(option("sort", LATENCY_SORT), " needs a latency estimate: add ", option("hardware"), ", e.g. ",
+                                 option("hardware", "a4000"))
             latency = {layer.name: estimate.for_row(layer).latency_s for layer in layers}
             layers = sorted(layers, key=lambda layer: latency[layer.name], reverse=True)
             sort = None
@@ -107,7 +108,7 @@ def fold_layers(
 ) -> list[Layer]:
     """Rows no deeper than `depth`: each deeper layer is added into its ancestor at `depth`."""
     if depth < 0:
-        raise UsageError(f"--depth must be 0 or more, got {depth}")
+        raise UsageError(option("depth"), f" must be 0 or more, got {depth}")
     folded: dict[str, Layer] = {}
     kinds: dict[str, set[str]] = {}
     for layer in layers:
@@ -148,6 +149,6 @@ def top_layers(layers: Sequence[Layer], sort: str | None, top: int | None) -> li
         rows.sort(key=SORT_KEYS[sort], reverse=True)
     if top is not None:
         if top < 1:
-            raise UsageError(f"--top must be 1 or more, got {top}")
+            raise UsageError(option("top"), f" must be 1 or more, got {top}")
         rows = rows[:top]
     return rows

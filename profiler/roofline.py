@@ -25,7 +25,7 @@ from typing import Iterable, Mapping, Sequence
 from . import latency_model
 from .aggregate import Kernel, Layer
 from .dtypes import PROFILE_DTYPES, peak_key
-from .errors import UsageError
+from .errors import UsageError, option
 from .fusion import KernelGroup, eager_groups, fuse_kernels
 from .hardware import HardwareSpec, bundled_specs
 from .vocabulary import Bound
@@ -374,12 +374,12 @@ def _check_dtype(dtype: str, spec: HardwareSpec) -> str:
         with_fp8 = [s.name for s in bundled_specs() if any(u.peak("fp8") for u in s.units().values())]
         raise UsageError(
             f"{spec.name} has no fp8 peak (fp8 tensor cores came with NVIDIA Ada and Hopper): pick a device "
-            f"that has one ({', '.join(with_fp8)}), or --dtype fp16, bf16 or int8"
+            f"that has one ({', '.join(with_fp8)}), or ", option("dtype"), " fp16, bf16 or int8",
         )
     if key not in PROFILE_DTYPES:
         raise UsageError(
             f"no roofline peaks for dtype '{dtype}': hardware specs give {', '.join(PROFILE_DTYPES)}; "
-            "pass --dtype with one of them"
+            "pass ", option("dtype"), " with one of them",
         )
     return key
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from profiler.cli.flags import COMMAND_LINE
 from profiler.document import document
 import torch
 from torch import nn
@@ -98,8 +99,10 @@ def test_json_form(mobilenets):
 def test_needs_two_reports(mobilenets):
     with pytest.raises(UsageError, match="two or more models"):
         compare(mobilenets[:1])
-    with pytest.raises(UsageError, match="--top must be 1 or more"):
+    with pytest.raises(UsageError) as caught:
         compare(mobilenets, top=0)
+    assert str(caught.value) == "top must be 1 or more, got 0"
+    assert caught.value.spelled(COMMAND_LINE) == "--top must be 1 or more, got 0"
 
 
 @pytest.mark.parametrize("value, reference, expected", [(3, 2, 1.5), (0, 5, 0.0), (5, 0, None), (None, 1, None), (1, None, None)])

@@ -13,6 +13,7 @@ import pytest
 from profiler.document import document
 
 from profiler.convtable import ConvSpec, conv_table
+from profiler.cli.flags import COMMAND_LINE
 from profiler.errors import SpecError, UsageError
 
 
@@ -173,21 +174,25 @@ def test_json_rows_have_the_documented_keys(seed_table):
 
 
 @pytest.mark.parametrize(
-    "spec, message",
+    "spec, message, python",
     [
-        (ConvSpec(3, 4, 0, 64), "--kernel must be 1 or more, got 0"),
-        (ConvSpec(0, 4, 3, 64), "--in-channels must be 1 or more"),
-        (ConvSpec(3, 4, 3, 0), "--size must be 1 or more"),
-        (ConvSpec(32, 64, 3, 56, groups=3), "--groups 3 must divide both --in-channels 32 and --out-channels 64; use one of 1, 2, 4, 8"),
-        (ConvSpec(32, 64, 7, 2, padding=0), "size + 2 * padding = 2 < kernel"),
-        (ConvSpec(32, 64, 3, 8, padding=-1), "--padding must be 0 or more"),
+        (ConvSpec(3, 4, 0, 64), "--kernel must be 1 or more, got 0", "kernel must be 1 or more, got 0"),
+        (ConvSpec(0, 4, 3, 64), "--in-channels must be 1 or more", "in_channels must be 1 or more"),
+        (ConvSpec(3, 4, 3, 0), "--size must be 1 or more", "size must be 1 or more"),
+        (ConvSpec(32, 64, 3, 56, groups=3), "--groups 3 must divide both --in-channels 32 and --out-channels 64; use one of 1, 2, 4, 8",
+         "groups=3 must divide both in_channels=32 and out_channels=64; use one of 1, 2, 4, 8"),
+        (ConvSpec(32, 64, 7, 2, padding=0), "would be empty; use --size 7 or more, more --padding, or a smaller --kernel",
+         "would be empty; use size=7 or more, more padding, or a smaller kernel"),
+        (ConvSpec(32, 64, 3, 8, padding=-1), "--padding must be 0 or more", "padding must be 0 or more"),
     ],
 )
-def test_invalid_layers_are_usage_errors(spec, message):
+def test_invalid_layers_are_usage_errors(spec, message, python):
+    """The command line's words (its flags) and a Python caller's (ConvSpec's fields) for one mistake."""
     with pytest.raises(UsageError) as caught:
         conv_table(spec)
     text = str(caught.value)
-    assert message in text
+    assert python in text and "--" not in text
+    assert message in caught.value.spelled(COMMAND_LINE)
     assert "\n" not in text
 
 

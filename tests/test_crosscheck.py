@@ -214,7 +214,7 @@ def test_refuses_meta_models():
     [
         # conv 3*8*9 + 8 = 224, bn 16, dw 8*9 = 72, gn 16, deconv 8*8*2*2 + 8 = 264, fc 80 + 10 = 90: 682
         ({"max_params": 100}, "this one has 682 params (limit 100)"),
-        ({"max_input_elements": 500}, "input 1,3,16,16 has 768 elements (limit 500): pass a smaller -i/--input-shape"),
+        ({"max_input_elements": 500}, "input 1,3,16,16 has 768 elements (limit 500): pass smaller example_inputs"),
         ({"max_macs": 1000}, "this forward is 90.19 K MACs (limit 1.00 K)"),
     ],
 )

@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import run_cli
 
+from profiler.cli.flags import COMMAND_LINE
 from profiler.errors import UsageError
 from profiler.hardware import load_spec
 
@@ -34,8 +35,10 @@ def test_a_gpu_spec_measured_on_the_cpu_is_refused_in_one_line(write_model, caps
 def test_a_cpu_spec_on_a_gpu_is_refused_too():
     from profiler.realrun import check_device_kind
 
-    with pytest.raises(UsageError, match="--hw xeon-8480 describes a cpu, but the model would run on this machine's gpu"):
+    with pytest.raises(UsageError, match="^hardware='xeon-8480' describes a cpu, but the model would run on this machine's gpu") as caught:
         check_device_kind(load_spec("xeon-8480"), "cuda")
+    assert caught.value.spelled(COMMAND_LINE).startswith("--hw xeon-8480 describes a cpu")
+    assert str(caught.value).endswith("(effprof calibrate -o this.yaml) and use hardware='this.yaml'")
 
 
 def test_a_spec_that_does_not_name_the_cpu_measured_says_the_devices_may_differ(write_model, capsys, monkeypatch):

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
 
 from cases import BUDGETS, CONV, LLM, MNV1, run_case  # noqa: E402
 
+from profiler.cli.flags import COMMAND_LINE
 from profiler.render import Format, choose_format  # noqa: E402
 from profiler.errors import UsageError  # noqa: E402
 
@@ -70,5 +71,6 @@ def test_a_suffix_the_command_cannot_write_falls_back_to_the_table():
 
 
 def test_a_format_the_command_lacks_is_refused_with_the_ones_it_has():
-    with pytest.raises(UsageError, match=r"unknown --format 'csv'; use one of table, json$"):
+    with pytest.raises(UsageError, match=r"^unknown format 'csv'; use one of table, json$") as caught:
         choose_format("csv", None, (Format.TABLE, Format.JSON))
+    assert caught.value.spelled(COMMAND_LINE) == "unknown --format 'csv'; use one of table, json"

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from profiler.cli.flags import COMMAND_LINE
 from profiler.aggregate import aggregate
 from profiler.errors import UsageError
 from profiler.precision import Precision, Roles, parse_precision, reprice
@@ -49,12 +50,15 @@ def test_gemm_compute_dtype_follows_the_kernel(weights, activations, gemm):
 def test_int4_defaults_to_groups_of_128_and_bad_options_are_one_line_errors():
     assert parse_precision("int4").group_size == 128
     assert parse_precision("int8").group_size is None
-    with pytest.raises(UsageError, match="unknown --weights 'int5' .*use one of fp16, bf16, fp8, int8, int4"):
+    with pytest.raises(UsageError, match="^unknown weights 'int5' .*use one of fp16, bf16, fp8, int8, int4"):
         Precision(weights="int5")
-    with pytest.raises(UsageError, match="--group-size applies to int8 or int4"):
+    with pytest.raises(UsageError) as caught:
         Precision(weights="fp16", group_size=64)
-    with pytest.raises(UsageError, match="--kv-cache"):
+    assert str(caught.value) == "group_size applies to int8 or int4 weights, not fp16: drop it or pass weights='int4'"
+    assert caught.value.spelled(COMMAND_LINE) == "--group-size applies to int8 or int4 weights, not fp16: drop it or pass --weights int4"
+    with pytest.raises(UsageError, match="^unknown kv_cache 'int4'") as caught:
         Precision(kv_cache="int4")
+    assert caught.value.spelled(COMMAND_LINE).startswith("unknown --kv-cache 'int4'")
 
 
 def _linear_kernels():

@@ -14,6 +14,7 @@ import torch
 from conftest import run_cli
 from torch import nn
 
+from profiler.cli.flags import COMMAND_LINE
 from profiler import calibrate as C
 from profiler.api import profile, profile_loaded
 from profiler.errors import UsageError
@@ -257,8 +258,9 @@ def test_device_choice_refuses_an_unknown_or_absent_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(UsageError, match=r"^unknown device 'tpu'; use cpu or cuda$"):
         pick_device("tpu")
-    with pytest.raises(UsageError, match=r"^no CUDA device is available to measure on; use --device cpu$"):
+    with pytest.raises(UsageError, match=r"^no CUDA device is available to measure on; use device='cpu'$") as refused:
         pick_device("cuda")
+    assert refused.value.spelled(COMMAND_LINE) == "no CUDA device is available to measure on; use --device cpu"
 
 
 def test_num_threads_sets_and_restores_and_refuses_zero():
@@ -268,9 +270,10 @@ def test_num_threads_sets_and_restores_and_refuses_zero():
     assert torch.get_num_threads() == before
     with num_threads(None):
         assert torch.get_num_threads() == before
-    with pytest.raises(UsageError, match="--threads must be 1 or more, got 0"):
+    with pytest.raises(UsageError, match="^threads must be 1 or more, got 0") as refused:
         with num_threads(0):
             pass
+    assert refused.value.spelled(COMMAND_LINE) == "--threads must be 1 or more, got 0"
 
 
 # ---------------------------------------------------------------------------------- memory check
@@ -291,8 +294,9 @@ def test_a_model_too_large_for_a_stated_capacity_is_refused_in_one_line():
         check_fits(3_000_000_000, "cpu", what="big.py:Net", available=2_000_000_000)
     assert str(refused.value) == (
         "big.py:Net needs about 3.00 GB to run for real (weights + largest layer) but cpu has 2.00 GB free: "
-        "drop --measure, or try a smaller --batch"
+        "try a smaller batch"
     )
+    assert refused.value.spelled(COMMAND_LINE).endswith("2.00 GB free: drop --measure, or try a smaller --batch")
     check_fits(900, "cpu", what="m", available=1000)  # 900 B needed, 0.9 x 1000 B usable
     with pytest.raises(UsageError):
         check_fits(901, "cpu", what="m", available=1000)

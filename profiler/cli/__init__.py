@@ -12,8 +12,9 @@ import signal
 import sys
 from typing import Any, Iterator
 
-from ..errors import EffprofError, model_exit_message
+from ..errors import EffprofError, model_exit_message, spelled_as
 from .app import app, SUBCOMMANDS
+from .flags import COMMAND_LINE
 from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, conv_cmd, crosscheck_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
 
 __all__ = ["main", "app"]
@@ -73,6 +74,12 @@ def _caused_by_interrupt(error: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # library errors name settings in the Python API's words; here they read as this command line's flags
+    with spelled_as(COMMAND_LINE):
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = _route([a for a in argv if a != "--debug"])

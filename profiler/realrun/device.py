@@ -8,7 +8,7 @@ from typing import Iterator
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..hardware import HardwareSpec
 
 __all__ = ["pick_device", "check_device_kind", "num_threads", "threads_in_use", "cpu_name", "device_name"]
@@ -25,7 +25,7 @@ def pick_device(requested: str | None = None, *, spec: HardwareSpec | None = Non
     if name not in ("cpu", "cuda"):
         raise UsageError(f"unknown device '{requested}'; use cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("no CUDA device is available to measure on; use --device cpu")
+        raise UsageError("no CUDA device is available to measure on; use ", option("device", "cpu"))
     return name
 
 
@@ -37,9 +37,10 @@ def check_device_kind(spec: HardwareSpec, device: str) -> None:
         return
     named = f" ({device_name(device)})" if device == "cpu" or torch.cuda.is_available() else ""
     raise UsageError(
-        f"--hw {spec.name} describes a {spec.kind}, but the model would run on this machine's {kind}"
+        option("hardware", spec.name), f" describes a {spec.kind}, but the model would run on this machine's {kind}"
         f"{named}: measured against another device's estimate, the error means nothing; "
-        f"measure where the {spec.kind} is, or calibrate this machine (effprof calibrate -o this.yaml) and use --hw this.yaml"
+        f"measure where the {spec.kind} is, or calibrate this machine (effprof calibrate -o this.yaml) and use ",
+        option("hardware", "this.yaml"),
     )
 
 
@@ -50,7 +51,7 @@ def num_threads(threads: int | None) -> Iterator[None]:
         yield
         return
     if threads < 1:
-        raise UsageError(f"--threads must be 1 or more, got {threads}")
+        raise UsageError(option("threads"), f" must be 1 or more, got {threads}")
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

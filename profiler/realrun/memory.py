@@ -6,7 +6,7 @@ from typing import Iterable
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, on_command_line, option
 
 __all__ = ["memory_needed_bytes", "memory_available_bytes", "check_fits", "HEADROOM"]
 
@@ -44,5 +44,6 @@ def check_fits(needed: int, device: str, *, what: str, available: int | None = N
     if needed > headroom * free:
         raise UsageError(
             f"{what} needs about {needed / 1e9:.2f} GB to run for real (weights + largest layer) "
-            f"but {device} has {free / 1e9:.2f} GB free: drop --measure, or try a smaller --batch"
+            f"but {device} has {free / 1e9:.2f} GB free: ", on_command_line(("drop ", option("measure"), ", or try"), python="try"),
+            " a smaller ", option("batch"),
         )

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..tracing import ModelInputs, eval_mode
 from .statistics import median, spread
 
@@ -125,7 +125,7 @@ def check_counts(warmup: int, repeats: int) -> None:
     if warmup < 0:
         raise UsageError(f"warm-up count must be 0 or more, got {warmup}")
     if repeats < 1:
-        raise UsageError(f"--repeats must be 1 or more, got {repeats}")
+        raise UsageError(option("repeats"), f" must be 1 or more, got {repeats}")
 
 
 def time_forward(model: nn.Module, inputs: ModelInputs, *, warmup: int = DEFAULT_WARMUP,

@@ -18,7 +18,7 @@ from rich.console import Console, RenderableType
 
 from ..budgets import CheckResult
 from ..document import document
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..report import Report
 from ..results import ProfileResult
 # importing a render module registers its renderers
@@ -94,5 +94,5 @@ def write_text(text: str, output: Path | None) -> None:
     try:
         Path(output).write_text(text)
     except OSError as error:
-        raise UsageError(f"cannot write --output '{output}': {error.strerror}") from error
+        raise UsageError("cannot write ", option("output"), f" '{output}': {error.strerror}") from error
 

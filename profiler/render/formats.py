@@ -6,7 +6,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean, option
 
 __all__ = ["Format", "choose_format", "FORMAT_OF_SUFFIX"]
 
@@ -36,5 +36,5 @@ def choose_format(text: str | None, output: Path | None, allowed: Sequence[Forma
         return implied if implied is not None and implied in allowed else Format.TABLE
     key = text.strip().lower()
     if key not in names:
-        raise UsageError(f"unknown --format '{text}'{did_you_mean(text, names)}; use one of {', '.join(names)}")
+        raise UsageError("unknown ", option("format"), f" '{text}'{did_you_mean(text, names)}; use one of {', '.join(names)}")
     return Format(key)
