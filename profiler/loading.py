@@ -71,11 +71,11 @@ def parse_input_spec(text: str) -> InputSpec:
         shape = tuple(int(p) for p in parts)
     except ValueError:
         raise UsageError(
-            f"bad --input-shape '{text}': expected comma-separated integers such as 1,3,224,224 "
+            "bad ", option("input_shape"), f" '{text}': expected comma-separated integers such as 1,3,224,224 "
             "(optionally ':dtype', e.g. 1,128:int64, and 'NAME=' for a keyword input, e.g. input_ids=1,128:int64)"
         ) from None
     if not shape or any(d < 1 for d in shape):
-        raise UsageError(f"bad --input-shape '{text}': every dimension must be a positive integer")
+        raise UsageError("bad ", option("input_shape"), f" '{text}': every dimension must be a positive integer")
     dtype = parse_dtype(dtype_text, what="input dtype") if dtype_text else torch.float32
     return InputSpec(shape, dtype, name)
 

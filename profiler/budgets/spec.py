@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from ..dtypes import parse_dtype
-from ..errors import EffprofError, SpecError, UsageError, did_you_mean
+from ..errors import EffprofError, SpecError, Spelling, UsageError, did_you_mean
 from ..hardware import load_spec, looks_like_path
 from ..loading import InputSpec, parse_input_spec, split_target
 from ..units import parse_bytes, parse_count, parse_seconds
@@ -212,6 +212,10 @@ def _resolve_hw(hw: str, base: Path, where: str) -> str:
     return hw
 
 
+# An input-shape error read as a budget file says it: about one input of the entry's 'inputs:'.
+_AN_INPUT = Spelling(lambda named: "input")
+
+
 def _parse_inputs(raw: Any, where: str) -> tuple[InputSpec, ...]:
     if raw is None:
         return ()
@@ -231,7 +235,7 @@ def _parse_inputs(raw: Any, where: str) -> tuple[InputSpec, ...]:
         try:
             specs.append(parse_input_spec(text))
         except UsageError as error:
-            raise SpecError(f"{where}: inputs: {str(error).replace('--input-shape ', 'input ')}") from None
+            raise SpecError(f"{where}: inputs: {error.spelled(_AN_INPUT)}") from None
     return tuple(specs)
 
 
