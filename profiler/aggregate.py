@@ -17,6 +17,7 @@ from torch import nn
 from .costs import OpCost, formula_for, is_free
 from .events import OpEvent
 from .tracing import Trace
+from .vocabulary import ConvKind
 
 __all__ = ["Kernel", "Layer", "Totals", "Aggregate", "aggregate", "module_depth"]
 
@@ -54,7 +55,7 @@ class _Traffic:
 class Layer(_Traffic):
     name: str
     type: str
-    conv_kind: str | None
+    conv_kind: ConvKind | None
     output_shape: tuple[int, ...] | None
     params: int
     buffers: int
@@ -113,10 +114,10 @@ def aggregate(
     """Cost `trace` (as if floating tensors were `dtype`, when given) and sum per module.
     `recost` may re-price each costed kernel (precision per role, `precision.py`)."""
     kernels: list[Kernel] = []
-    unsupported: Counter = Counter()
-    unsupported_by_module: dict[str, Counter] = defaultdict(Counter)
+    unsupported: Counter[str] = Counter()
+    unsupported_by_module: dict[str, Counter[str]] = defaultdict(Counter)
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    kinds: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, set[ConvKind]] = defaultdict(set)
     for event in trace.events:
         if is_free(event.op):
             continue  # a profiler marker: no kernel, no cost
@@ -138,7 +139,7 @@ def aggregate(
         row[1] += cost.flops
         row[2] += cost.bytes_read
         row[3] += cost.bytes_written
-        if cost.conv_kind:
+        if cost.conv_kind is not None:
             kinds[event.module].add(cost.conv_kind)
 
     params = _owned_counts(model, "params")

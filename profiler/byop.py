@@ -42,7 +42,7 @@ class ByOperator:
 
 
 
-def _add(rows: dict, key: tuple[str, str | None], kernel: Kernel) -> None:
+def _add(rows: dict[tuple[str, str | None], tuple[int, ...]], key: tuple[str, str | None], kernel: Kernel) -> None:
     cost = kernel.cost
     calls, macs, flops, read, written = rows.get(key, (0, 0, 0, 0, 0))
     rows[key] = (calls + 1, macs + cost.macs, flops + cost.flops, read + cost.bytes_read, written + cost.bytes_written)
@@ -57,7 +57,7 @@ def by_operator(kernels: Iterable[Kernel], module_calls: Mapping[str, int] | Non
         _add(whole, (kernel.event.op, None), kernel)
         _add(per_module, (kernel.event.op, kernel.module), kernel)
 
-    def rows(table: dict) -> list[OpTotals]:
+    def rows(table: dict[tuple[str, str | None], tuple[int, ...]]) -> list[OpTotals]:
         return [OpTotals(op, module, *numbers) for (op, module), numbers in table.items()]
 
     ops = sorted(rows(whole), key=lambda r: (r.flops, r.bytes_total), reverse=True)

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from .errors import UsageError, option
 from .report import Report
-from .vocabulary import Bound
+from .vocabulary import Bound, ConvKind
 
 __all__ = ["TotalsRow", "LayerCell", "LayerRow", "Comparison", "compare", "ALIGN_FRACTION", "ratio"]
 
@@ -73,7 +73,7 @@ class LayerCell:
 
     name: str
     type: str
-    conv_kind: str | None
+    conv_kind: ConvKind | None
     params: int
     macs: int
     flops: int
@@ -185,11 +185,11 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
     heaviest: list[tuple[LayerCell, ...]] = []
     if aligned:
         order: list[str] = []
-        for entry in names:
-            order += [name for name in entry if name not in order]
-        by_name = [{cell.name: cell for cell in entry} for entry in cells]
+        for entry_names in names:
+            order += [name for name in entry_names if name not in order]
+        by_name = [{cell.name: cell for cell in entry_cells} for entry_cells in cells]
         for name in order:
-            row = LayerRow(name, tuple(entry.get(name) for entry in by_name))
+            row = LayerRow(name, tuple(cells_by_name.get(name) for cells_by_name in by_name))
             # a row of views (flatten at the root) has nothing to compare
             if any(cell is not None and (cell.macs or cell.bytes_total) for cell in row.cells):
                 matched.append(row)
@@ -197,8 +197,8 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             matched = sorted(matched, key=lambda row: max((getattr(c, top_by) or 0) for c in row.cells if c is not None),
                              reverse=True)[:top]
     else:
-        for entry in cells:
-            ranked = sorted(entry, key=lambda c: (getattr(c, top_by) or 0), reverse=True)
+        for entry_cells in cells:
+            ranked = sorted(entry_cells, key=lambda c: (getattr(c, top_by) or 0), reverse=True)
             heaviest.append(tuple(ranked[:top if top is not None else DEFAULT_TOP]))
     return Comparison(
         totals=tuple(totals),

@@ -196,7 +196,7 @@ def conv_table(spec: ConvSpec, *, dtype: str | None = None, hardware: str | None
         rows.append(
             ConvRow(
                 kind=kind,
-                conv_kinds=tuple(layer.conv_kind or "?" for layer in report.layers if layer.macs),
+                conv_kinds=tuple(layer.conv_kind.value if layer.conv_kind is not None else "?" for layer in report.layers if layer.macs),
                 params=t.params,
                 macs=t.macs,
                 flops=t.flops,

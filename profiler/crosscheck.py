@@ -37,6 +37,7 @@ from .realrun import inference
 from .report import Report
 from .tracing import ModelInputs, is_meta_module
 from .units import si
+from .vocabulary import KernelFamily
 
 __all__ = [
     "Difference",
@@ -65,7 +66,7 @@ _FVCORE_RESAMPLE = {"upsample_nearest2d": "nearest upsampling", "upsample_biline
 _FVCORE_POOL = {"adaptive_avg_pool2d": "adaptive average pooling"}
 
 # effprof op families that carry MACs
-_MATRIX_FAMILIES = {"conv", "matmul", "attention"}
+_MATRIX_FAMILIES = {KernelFamily.CONV, KernelFamily.MATMUL, KernelFamily.ATTENTION}
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ class _EffprofModule:
     matrix_macs: int = 0
     attention_macs: int = 0
     # elements of each norm/resample/pool kernel's input and output, to derive fvcore's rates
-    elements: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+    elements: dict[KernelFamily, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
 
 
 def _effprof_modules(report: Report) -> dict[str, _EffprofModule]:
@@ -258,9 +259,9 @@ def _effprof_modules(report: Report) -> dict[str, _EffprofModule]:
         family = kernel.cost.family
         if family in _MATRIX_FAMILIES:
             entry.matrix_macs += kernel.cost.macs
-            if family == "attention":
+            if family is KernelFamily.ATTENTION:
                 entry.attention_macs += kernel.cost.macs
-        elif family in ("norm", "upsample", "reduction", "pool"):
+        elif family in (KernelFamily.NORM, KernelFamily.UPSAMPLE, KernelFamily.REDUCTION, KernelFamily.POOL):
             first_input = next((a for a in kernel.event.args if hasattr(a, "numel")), None)
             in_elements = first_input.numel if first_input is not None else 0
             out_elements = kernel.event.outputs[0].numel if kernel.event.outputs else 0
@@ -287,17 +288,17 @@ def _explain_fvcore(
             diffs.append(Difference(FVCORE, category, cause, macs))
             delta -= macs
 
-    norm_elements = sum(out for _, out in ep.elements.get("norm", []))
+    norm_elements = sum(out for _, out in ep.elements.get(KernelFamily.NORM, []))
     for op, label in _FVCORE_NORM.items():
         if fv.get(op):
             add("norm", f"fvcore counts {label} as MACs ({_rate(fv[op], norm_elements)} per element); "
                         "effprof counts norms as FLOPs, 0 MACs", fv[op])
-    resample_out = sum(out for _, out in ep.elements.get("upsample", []))
+    resample_out = sum(out for _, out in ep.elements.get(KernelFamily.UPSAMPLE, []))
     for op, label in _FVCORE_RESAMPLE.items():
         if fv.get(op):
             add("resample", f"fvcore counts {label} as MACs ({_rate(fv[op], resample_out)} per output element); "
                             "effprof counts it as FLOPs, 0 MACs", fv[op])
-    pool_in = sum(inp for family in ("reduction", "pool") for inp, _ in ep.elements.get(family, []))
+    pool_in = sum(inp for family in (KernelFamily.REDUCTION, KernelFamily.POOL) for inp, _ in ep.elements.get(family, []))
     for op, label in _FVCORE_POOL.items():
         if fv.get(op):
             add("pool", f"fvcore counts {label} as MACs ({_rate(fv[op], pool_in)} per input element); "

@@ -89,7 +89,7 @@ def layer_document(layer: Layer, estimate: LayerEstimate | None = None) -> dict[
     data: dict[str, Any] = {
         "name": layer.name,
         "type": layer.type,
-        "conv_kind": layer.conv_kind,
+        "conv_kind": layer.conv_kind.value if layer.conv_kind is not None else None,
         "output_shape": list(layer.output_shape) if layer.output_shape is not None else None,
         "params": layer.params,
         "macs": layer.macs,

@@ -193,7 +193,7 @@ class InputMismatchError(EffprofError):
     With `raised_by_model`, the model's own code raised (not torch): the wording says so."""
 
     def __init__(
-        self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str, raised_by_model: bool = False,
+        self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int | str, ...]], detail: str, raised_by_model: bool = False,
         frame: str | None = None,
     ) -> None:
         given = _given_tensors(input_shapes)
@@ -270,7 +270,7 @@ class TorchLimitError(EffprofError):
     nested tensors, an op without a Half kernel on the CPU): torch's own words, and no claim that
     the inputs are wrong."""
 
-    def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int, ...]], detail: str,
+    def __init__(self, layer: str, layer_type: str, input_shapes: Sequence[tuple[int | str, ...]], detail: str,
                  logged: Sequence[str] = ()) -> None:
         shapes = ", ".join(_shape_text(s) for s in input_shapes)
         on_tensors = f" on tensors {shapes}" if shapes else ""
@@ -286,14 +286,14 @@ class TorchLimitError(EffprofError):
         self.detail = detail
 
 
-def _given_tensors(input_shapes: Sequence[tuple[int, ...]]) -> str:
+def _given_tensors(input_shapes: Sequence[tuple[int | str, ...]]) -> str:
     """', given tensors [2, 4]', or nothing when the layer received no positional tensor (keyword-only
     inputs are not seen by module hooks, and 'given no tensors' would be false)."""
     shapes = ", ".join(_shape_text(s) for s in input_shapes)
     return f", given tensors {shapes}" if shapes else ""
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
+def _shape_text(shape: tuple[int | str, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
 from .dtypes import PROFILE_DTYPES
 from .errors import SpecError, did_you_mean
 from .yamlfile import load_yaml
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = [
     "Sourced",
@@ -337,7 +340,7 @@ class _Checker:
         got_text = f", got {_describe(got)}" if show_got else ""
         return SpecError(f"{self.origin}: field '{where}': expected {expected}{got_text}")
 
-    def mapping(self, value: Any, where: str, allowed: set[str] | None = None, required: tuple[str, ...] = ()) -> dict:
+    def mapping(self, value: Any, where: str, allowed: set[str] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, "a mapping of fields", value)
         for key in value:
@@ -627,7 +630,7 @@ def _read_file(path: Path, origin: str, default_name: str) -> HardwareSpec:
 # ---------------------------------------------------------------------------------------- bundled
 
 
-def _bundled_dir():
+def _bundled_dir() -> Traversable:
     """The directory holding the bundled YAML files, installed or in a source checkout."""
     from importlib.resources import files
 

@@ -34,10 +34,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 from .aggregate import Kernel
 from .events import TensorMeta
 from .fusion import KernelGroup
 from .hardware import ChannelAlignment, HardwareSpec, LatencyModel
+from .vocabulary import ConvKind, KernelFamily
 
 __all__ = [
     "GemmShape", "KernelTime", "MergedGroup", "epilogue_ops", "exposed_memory_s", "gemm_shape", "kernel_time",
@@ -97,7 +100,7 @@ def _op(kernel: Kernel) -> str:
     return parts[0] if parts else kernel.event.op
 
 
-def _conv_params(kernel: Kernel) -> tuple[TensorMeta, TensorMeta, tuple, tuple, bool, int] | None:
+def _conv_params(kernel: Kernel) -> tuple[TensorMeta, TensorMeta, tuple[int, ...], tuple[int, ...], bool, int] | None:
     args = kernel.event.args
     try:
         x, weight = args[0], args[1]
@@ -116,7 +119,7 @@ def gemm_shape(kernel: Kernel) -> GemmShape | None:
     if out is None or not out.numel or not cost.macs:
         return None
     per_output = cost.macs // out.numel  # MACs per output element = the reduction length
-    if cost.family == "conv" and cost.conv_kind != "depthwise":
+    if cost.family is KernelFamily.CONV and cost.conv_kind is not ConvKind.DEPTHWISE:
         params = _conv_params(kernel)
         if params is None or params[4]:
             return None  # transposed convolutions: priced as streams
@@ -124,7 +127,7 @@ def gemm_shape(kernel: Kernel) -> GemmShape | None:
         channels = out.shape[1]
         pixels = out.numel // channels
         return GemmShape(groups, pixels, channels // groups, per_output)
-    if cost.family == "matmul" and len(out.shape) >= 2:
+    if cost.family is KernelFamily.MATMUL and len(out.shape) >= 2:
         batch = math.prod(out.shape[:-2]) if len(out.shape) > 2 else 1
         return GemmShape(batch, out.shape[-2], out.shape[-1], per_output)
     return None
@@ -134,7 +137,7 @@ def winograd_shape(kernel: Kernel, tile: int) -> tuple[GemmShape, int] | None:
     """F(tile x tile, 3x3) of a 3x3 stride-1 undilated ungrouped convolution: the (tile+2)^2 batched
     GEMMs over spatial tiles, and the number of spatial tiles; None when Winograd does not apply."""
     params = _conv_params(kernel)
-    if params is None or kernel.cost.family != "conv":
+    if params is None or kernel.cost.family is not KernelFamily.CONV:
         return None
     _, weight, stride, dilation, transposed, groups = params
     if transposed or groups != 1 or len(weight.shape) != 4 or tuple(weight.shape[2:]) != (WINOGRAD_KERNEL,) * 2:
@@ -193,7 +196,7 @@ def epilogue_ops(group: KernelGroup) -> int:
     heads = group.heads if isinstance(group, MergedGroup) else 1
     count = 0
     for kernel in group.kernels[heads:]:
-        if kernel.cost.family == "norm" or not kernel.event.outputs:
+        if kernel.cost.family is KernelFamily.NORM or not kernel.event.outputs:
             continue
         count += kernel.event.outputs[0].numel
     return count
@@ -235,7 +238,7 @@ def kernel_time(group: KernelGroup, spec: HardwareSpec, peak_tflop_per_s: float,
     shape = _merged_shape(group)
     if shape is None:
         # streaming kernels (element-wise, norms, pools, copies, depthwise) run many waves
-        algorithm = "direct" if head.cost.conv_kind == "depthwise" else "stream"
+        algorithm = "direct" if head.cost.conv_kind is ConvKind.DEPTHWISE else "stream"
         compute_s = group.flops / peak + epilogue_s
         exposed = min(compute_s, memory_s) * (1.0 - model.memory_overlap)  # many small waves: only the overlap matters
         return KernelTime(algorithm, compute_s, memory_s, exposed, fixed, 0)
@@ -244,7 +247,7 @@ def kernel_time(group: KernelGroup, spec: HardwareSpec, peak_tflop_per_s: float,
     candidates: list[KernelTime] = []
     seconds, waves, _ = tiled_gemm_s(shape, model, peak, feed, element)
     compute_s = seconds + epilogue_s
-    candidates.append(KernelTime("implicit_gemm" if head.cost.family == "conv" else "gemm", compute_s, memory_s,
+    candidates.append(KernelTime("implicit_gemm" if head.cost.family is KernelFamily.CONV else "gemm", compute_s, memory_s,
                                  exposed_memory_s(compute_s, memory_s, waves, model.memory_overlap), fixed, waves))
     if not isinstance(group, MergedGroup) or group.heads == 1:
         for tile in model.winograd_tiles:
@@ -274,7 +277,7 @@ def matrix_aligned(kernel: Kernel, alignment: ChannelAlignment | None) -> bool:
     shape = gemm_shape(kernel)
     if shape is None or alignment is None:
         return True
-    params = _conv_params(kernel) if kernel.cost.family == "conv" else None
+    params = _conv_params(kernel) if kernel.cost.family is KernelFamily.CONV else None
     in_channels = params[1].shape[1] if params is not None else shape.k
     return in_channels % alignment.input == 0 and shape.n % alignment.output == 0
 
@@ -292,7 +295,7 @@ def _tokens(value: object) -> list[int]:
 
 def _is_pointwise_head(group: KernelGroup) -> bool:
     head = group.head
-    return (head.cost.family == "conv" and head.cost.conv_kind == "pointwise" and _conv_params(head) is not None
+    return (head.cost.family is KernelFamily.CONV and head.cost.conv_kind is ConvKind.POINTWISE and _conv_params(head) is not None
             and not group.fused)
 
 
@@ -315,7 +318,7 @@ def regroup(groups: list[KernelGroup], model: LatencyModel) -> tuple[list[Kernel
         found = list(groups)
     if not model.horizontal_fusion:
         return found, eliminated, merged
-    by_input: dict[tuple, list[int]] = {}
+    by_input: dict[tuple[int, tuple[int, ...], torch.dtype], list[int]] = {}  # (input token, stride, dtype)
     for index, group in enumerate(found):
         if _is_pointwise_head(group):
             params = _conv_params(group.head)

@@ -22,7 +22,7 @@ import inspect
 import math
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -33,7 +33,7 @@ from torch import nn
 
 from .aggregate import Kernel, aggregate, cost_of
 from .errors import MetaUnsupportedError, ModelLoadError, UsageError, on_command_line, option
-from .events import TensorMeta, tensor_args
+from .events import OpEvent, TensorMeta, tensor_args
 from .hardware import HardwareSpec, load_spec
 from .liveness import peak_live_bytes
 from .loading import InputSpec, load_model
@@ -48,6 +48,7 @@ from .precision import (
 )
 from .roofline import choose_unit, compute_time_s, memory_time_s
 from .tracing import ModelInputs, trace_model
+from .vocabulary import KernelFamily
 
 __all__ = [
     "BatchRow",
@@ -139,7 +140,8 @@ def _build(config: Any, target: str) -> nn.Module:
             warnings.simplefilter("ignore")
             # bf16: the dtype every meta kernel accepts (aten::_grouped_mm of MoE layers wants it);
             # the formats are chosen later, per role
-            return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+            model: nn.Module = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+            return model
     except Exception as error:  # noqa: BLE001 - the model's own constructor: one line, not a traceback
         first = str(error).strip().splitlines()[0]
         raise ModelLoadError(f"'{target}' does not build a causal LM with transformers: {first}") from None
@@ -162,7 +164,7 @@ class _Step:
     cached: int
     kernels: tuple[Kernel, ...]
     roles: Roles
-    events: tuple
+    events: tuple[OpEvent, ...]
     kv_elements: int  # elements of the cache's K and V buffers that grow with the context (batch x rows)
     kv_fixed_elements: int  # ... and of those that do not (a sliding window's ring buffer)
     unsupported: dict[str, int]
@@ -192,8 +194,11 @@ def _cache_keyword(model: nn.Module) -> str:
     raise ModelLoadError(f"{type(model).__name__}.forward takes no KV cache: effprof llm needs a causal LM that does")
 
 
+# (KV heads, head size): the config's, one for every layer; or each layer's, as a forward wrote them
+_KvLayout = tuple[int, int] | tuple[list[int], list[int]]
+
 # per model: the K/V layout its forward really writes, when the config's attributes misled us
-_PROBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PROBED: weakref.WeakKeyDictionary[nn.Module, _KvLayout] = weakref.WeakKeyDictionary()
 
 
 def _probe_layout(lm: CausalLM) -> tuple[list[int], list[int]]:
@@ -223,7 +228,7 @@ def _trace_step(lm: CausalLM, batch: int, new_tokens: int, cached: int) -> _Step
         return _trace_step_with(lm, batch, new_tokens, cached, _PROBED[lm.model])
 
 
-def _trace_step_with(lm: CausalLM, batch: int, new_tokens: int, cached: int, layout: tuple[Any, Any]) -> _Step:
+def _trace_step_with(lm: CausalLM, batch: int, new_tokens: int, cached: int, layout: _KvLayout) -> _Step:
     from transformers import StaticCache
 
     kv_heads, head_dim = layout
@@ -329,7 +334,7 @@ class _KernelPrice:
     eager_bytes: int
 
 
-def _signature(kernel: Kernel, roles: Roles) -> tuple | None:
+def _signature(kernel: Kernel, roles: Roles) -> tuple[Hashable, ...] | None:
     """What a kernel's price depends on: its op, cost kind, every argument with tensors replaced
     by (shape, dtype, role); None when an argument cannot be part of a key."""
 
@@ -359,7 +364,7 @@ class _Pricer:
     def __init__(self, spec: HardwareSpec, precision: Precision, eager: bool) -> None:
         self.spec, self.precision, self.eager = spec, precision, eager
         self.notes: list[str] = []
-        self._memo: dict[tuple, _KernelPrice | None] = {}
+        self._memo: dict[tuple[Hashable, ...], _KernelPrice | None] = {}
         vector = spec.vector_units
         peak = vector.peak(precision.float_format) or vector.peak("fp32")
         assert peak is not None  # specs must list fp32 for their vector units (hardware.parse_spec)
@@ -399,7 +404,7 @@ class _Pricer:
             eager_memory_s=memory_time_s(eager.bytes_total, bandwidth, memory_efficiency),
             parameter_memory_s=memory_time_s(priced.parameter_bytes, bandwidth, memory_efficiency),
             # dequantizing weights is done once per GEMM whatever the batch; a KV cache's grows with it
-            parameter_compute_s=dequant_s if kernel.cost.family in ("matmul", "conv") else 0.0,
+            parameter_compute_s=dequant_s if kernel.cost.family in (KernelFamily.MATMUL, KernelFamily.CONV) else 0.0,
             macs=priced.macs,
             flops=priced.flops,
             bytes=priced.bytes_total,
@@ -740,7 +745,7 @@ def _weights_bytes(lm: CausalLM, step: _Step, precision: Precision) -> int:
     return total
 
 
-def _activation_bytes(precision: Precision):
+def _activation_bytes(precision: Precision) -> Callable[[TensorMeta], int]:
     stored = _FLOAT_BYTES[precision.activations]
 
     def size(tensor: TensorMeta) -> int:

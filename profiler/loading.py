@@ -398,6 +398,7 @@ def load_model(
     guessed: list[InputSpec] = []
 
     def inputs_on(device: str, source_module: types.ModuleType, built: nn.Module) -> ModelInputs:
+        inputs: ModelInputs | None
         if input_specs:
             inputs = make_inputs(input_specs, device)
         else:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import torch
 
@@ -32,6 +33,8 @@ from .aggregate import Kernel, cost_of
 from .costs import OpCost
 from .errors import UsageError, did_you_mean, option
 from .events import OpEvent, TensorMeta, tensor_args
+from .tracing import Trace
+from .vocabulary import KernelFamily
 
 __all__ = [
     "ACTIVATION_FORMATS",
@@ -65,7 +68,7 @@ _STAND_IN = {
     "int8": torch.int8,
     "int4": torch.int8,
 }
-_MATRIX_FAMILIES = ("matmul", "conv")
+_MATRIX_FAMILIES = (KernelFamily.MATMUL, KernelFamily.CONV)
 
 
 def _check(value: str, allowed: tuple[str, ...], keyword: str) -> str:
@@ -175,7 +178,7 @@ class Roles:
     view_of: dict[int, int]
 
     @classmethod
-    def from_trace(cls, trace) -> Roles:
+    def from_trace(cls, trace: Trace) -> Roles:
         return cls(
             parameters=trace.tags.get("parameters", frozenset()),
             kv_cache=trace.tags.get("kv_cache", frozenset()),
@@ -251,7 +254,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
         stored = precision.weight_bytes(weight.numel, reduction_length(event, weight))
         read += stored - weight.numel * _STAND_IN[precision.weights].itemsize
         parameter_bytes += stored
-    if cost.family != "gather":  # a gather reads the rows it is asked for, not the whole table
+    if cost.family is not KernelFamily.GATHER:  # a gather reads the rows it is asked for, not the whole table
         parameter_bytes += sum(
             t.numel * _STAND_IN[precision.float_format].itemsize for t in operands if roles.is_parameter(t) and t not in weights
         )
@@ -262,7 +265,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     if cost.family in _MATRIX_FAMILIES:
         dtype = precision.gemm_dtype if weights else precision.float_format
         dequant = sum(precision.dequant_ops(w.numel, precision.weights, dtype) for w in weights)
-    elif cost.family == "attention":
+    elif cost.family is KernelFamily.ATTENTION:
         dtype = precision.attention_dtype if kv else precision.float_format
         dequant = sum(precision.dequant_ops(t.numel, precision.kv_cache, dtype) for t in kv)
     else:
@@ -270,7 +273,7 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
     return PricedCost(priced.macs, priced.flops, read, written, dtype, dequant, parameter_bytes)
 
 
-def recoster(trace, precision: Precision):
+def recoster(trace: Trace, precision: Precision) -> Callable[[Kernel], OpCost]:
     """For `aggregate(recost=...)`: each kernel's OpCost with its bytes in the formats of `precision`
     (FLOPs and MACs unchanged: dequantizing is not the model's arithmetic). Without a cache tagged by
     the caller, the KV cache is what the forward writes rows into in place (a static cache)."""

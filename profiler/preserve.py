@@ -87,14 +87,14 @@ class ModelState:
     def restore(self) -> None:
         for state in self.modules:
             _restore_module(state)
-        for key, state in self.tensors.items():
-            tensor = state.tensor
-            if _storage_swapped(tensor, state.alias):
-                tensor.data = state.alias
-            if tensor.requires_grad != state.requires_grad:
-                tensor.requires_grad_(state.requires_grad)
+        for key, kept in self.tensors.items():
+            tensor = kept.tensor
+            if _storage_swapped(tensor, kept.alias):
+                tensor.data = kept.alias
+            if tensor.requires_grad != kept.requires_grad:
+                tensor.requires_grad_(kept.requires_grad)
             saved = self.saved_values.get(key)
-            if saved is not None and tensor._version != state.version:
+            if saved is not None and tensor._version != kept.version:
                 with torch.no_grad():
                     tensor.copy_(saved)
         self.saved_values.clear()
@@ -129,7 +129,7 @@ def _same_contents(current: Any, saved: Any) -> bool:
         return current.keys() == saved.keys() and all(current[k] is v for k, v in saved.items())
     if isinstance(saved, list):
         return len(current) == len(saved) and all(a is b for a, b in zip(current, saved))
-    return current == saved
+    return bool(current == saved)  # sets
 
 
 def _restore_module(state: _ModuleState) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from .aggregate import Kernel, Layer, Totals, module_depth
 from .errors import UsageError, did_you_mean, option
 from .roofline import RooflineEstimate
+from .vocabulary import ConvKind
 
 __all__ = ["Report", "InputInfo", "SORT_KEYS", "LATENCY_SORT", "fold_layers", "top_layers"]
 
@@ -110,7 +111,7 @@ def fold_layers(
     if depth < 0:
         raise UsageError(option("depth"), f" must be 0 or more, got {depth}")
     folded: dict[str, Layer] = {}
-    kinds: dict[str, set[str]] = {}
+    kinds: dict[str, set[ConvKind]] = {}
     for layer in layers:
         target = layer.name if module_depth(layer.name) <= depth else _ancestor(layer.name, depth)
         previous = folded.get(target)

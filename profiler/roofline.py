@@ -28,7 +28,7 @@ from .dtypes import PROFILE_DTYPES, peak_key
 from .errors import UsageError, option
 from .fusion import KernelGroup, eager_groups, fuse_kernels
 from .hardware import HardwareSpec, bundled_specs
-from .vocabulary import Bound
+from .vocabulary import Bound, ConvKind
 
 __all__ = [
     "SMALL_GROUP_CHANNELS",
@@ -91,9 +91,9 @@ class UnitChoice:
 def runs_on_vector_units(kernel: Kernel) -> bool:
     """Depthwise and thin-group convolutions, whatever their engine says."""
     kind = kernel.cost.conv_kind
-    if kind == "depthwise":
+    if kind is ConvKind.DEPTHWISE:
         return True
-    if kind == "group":
+    if kind is ConvKind.GROUP:
         per_group = kernel.cost.channels_per_group
         return per_group is not None and per_group < SMALL_GROUP_CHANNELS
     return False
@@ -156,7 +156,7 @@ class KernelEstimate:
 def family_keys(kernel: Kernel) -> tuple[str, ...]:
     """Keys a spec's `kernel_families` may calibrate this kernel under, most specific first."""
     family = kernel.cost.family.value
-    kind = (f"{family}.{kernel.cost.conv_kind}",) if kernel.cost.conv_kind else ()
+    kind = (f"{family}.{kernel.cost.conv_kind.value}",) if kernel.cost.conv_kind is not None else ()
     return (*kind, f"{family}.{kernel.event.name}", family)
 
 

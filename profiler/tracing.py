@@ -25,11 +25,13 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Protocol, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch._ops import OpOverload
+from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
@@ -68,7 +70,7 @@ class ModelInputs:
         tree_map(lambda v: found.append(v) if isinstance(v, torch.Tensor) else None, (self.args, self.kwargs))
         return found
 
-    def map_tensors(self, fn) -> ModelInputs:
+    def map_tensors(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> ModelInputs:
         mapped = tree_map(lambda v: fn(v) if isinstance(v, torch.Tensor) else v, (self.args, self.kwargs))
         return ModelInputs(tuple(mapped[0]), dict(mapped[1]))
 
@@ -81,7 +83,7 @@ class Trace:
     module_types: dict[str, str]
     module_order: list[str]
     output_shapes: dict[str, tuple[int, ...]]
-    module_calls: Counter
+    module_calls: Counter[str]
     device: str  # "meta" or "cpu"
     notes: list[str] = field(default_factory=list)
     # token of a view -> token of the tensor whose storage it shares (views of views resolved):
@@ -111,18 +113,18 @@ class _Recorder:
         self.events: list[OpEvent] = []
         self.stack: list[str] = []
         self.module_order: list[str] = []
-        self.module_calls: Counter = Counter()
+        self.module_calls: Counter[str] = Counter()
         self.output_shapes: dict[str, tuple[int, ...]] = {}
-        self.input_shapes: dict[str, list[tuple[int, ...]]] = {}
+        self.input_shapes: dict[str, list[tuple[int | str, ...]]] = {}  # a ragged dimension shows as "3..5"
         self.suppressed = 0
         # where the forward broke: (module path, aten op, shapes of its tensor arguments)
-        self.failure: tuple[str, str, list[tuple[int, ...]]] | None = None
+        self.failure: tuple[str, str, list[tuple[int | str, ...]]] | None = None
         self.raised_in: str | None = None
         # an exception already being handled when the forward started (a CPU rerun happens inside
         # the `except` of the meta attempt): never mistaken for one the forward raised
         self.outer_exception = sys.exc_info()[1]
         self.logged: list[str] = []  # warnings torch logged during the run: often why a kernel refused
-        self._tokens: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._tokens: MutableMapping[torch.Tensor, int] = WeakTensorKeyDictionary()
         self._meta_tokens: dict[int, tuple[int, torch.Tensor]] = {}
         self._next_token = 0
         self.view_of: dict[int, int] = {}
@@ -152,11 +154,13 @@ class _Recorder:
                 entry = self._meta_tokens[id(tensor)] = (self._take_token(), tensor)
             token = entry[0]
         else:
-            token = self._tokens.get(tensor)
-            if token is None:
-                token = self._tokens[tensor] = self._take_token()
-        if tensor.is_nested and tensor.layout == torch.jagged:
-            return _jagged_meta(tensor, token)
+            known = self._tokens.get(tensor)
+            if known is None:
+                known = self._tokens[tensor] = self._take_token()
+            token = known
+        jagged = _jagged(tensor)
+        if jagged is not None:
+            return _jagged_meta(tensor, jagged, token)
         return TensorMeta(tuple(tensor.shape), tensor.dtype, token)
 
     def _take_token(self) -> int:
@@ -172,7 +176,7 @@ class _Recorder:
             return tuple(self.convert(v) for v in value)
         return value
 
-    def record(self, op: str, args: Any, kwargs: dict, out: Any, inplace: bool = False) -> None:
+    def record(self, op: str, args: Any, kwargs: dict[str, Any] | None, out: Any, inplace: bool = False) -> None:
         outputs = tuple(self.meta_of(t) for t in _flat_tensors(out))
         self.events.append(
             OpEvent(
@@ -204,12 +208,29 @@ class _Recorder:
             self.suppressed -= 1
 
 
-def _shape_of(tensor: torch.Tensor) -> tuple:
+class _Jagged(Protocol):
+    """What a jagged nested tensor adds to `torch.Tensor` (torch's stubs type it as a plain Tensor)."""
+
+    _ragged_idx: int
+    shape: torch.Size
+
+    def offsets(self) -> torch.Tensor: ...
+
+
+def _jagged(tensor: torch.Tensor) -> _Jagged | None:
+    """`tensor` seen as a jagged nested tensor, or None when it is not one."""
+    if tensor.is_nested and tensor.layout == torch.jagged:
+        return cast(_Jagged, tensor)  # torch's stubs have no NestedTensor type to narrow to
+    return None
+
+
+def _shape_of(tensor: torch.Tensor) -> tuple[int | str, ...]:
     """A shape to show: a jagged nested tensor's ragged dimension as its range of lengths ('3..5')."""
-    if tensor.is_nested and tensor.layout == torch.jagged and not tensor.offsets().is_meta:
-        lengths = _lengths(tensor)
+    jagged = _jagged(tensor)
+    if jagged is not None and not jagged.offsets().is_meta:
+        lengths = _lengths(jagged)
         span = f"{min(lengths)}..{max(lengths)}" if lengths else "0"
-        return tuple(span if i == tensor._ragged_idx else int(d) for i, d in enumerate(tensor.shape))
+        return tuple(span if i == jagged._ragged_idx else int(d) for i, d in enumerate(tensor.shape))
     return tuple(tensor.shape)
 
 
@@ -235,18 +256,18 @@ def _torch_log(recorder: _Recorder) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def _lengths(tensor: torch.Tensor) -> tuple[int, ...]:
+def _lengths(tensor: _Jagged) -> tuple[int, ...]:
     """Sequence lengths of a jagged nested tensor (read with tolist(), which dispatches no op)."""
-    offsets = tensor.offsets().tolist()
+    offsets: list[int] = tensor.offsets().tolist()
     return tuple(end - start for start, end in zip(offsets, offsets[1:]))
 
 
-def _jagged_meta(tensor: torch.Tensor, token: int) -> TensorMeta:
+def _jagged_meta(tensor: torch.Tensor, jagged: _Jagged, token: int) -> TensorMeta:
     """A jagged nested tensor: its sequence lengths from the offsets, the longest in its shape."""
-    ragged_dim = tensor._ragged_idx
-    if tensor.offsets().is_meta:
+    ragged_dim = jagged._ragged_idx
+    if jagged.offsets().is_meta:
         raise RuntimeError("a jagged nested tensor on meta has no sequence lengths")  # -> the CPU run
-    lengths = _lengths(tensor)
+    lengths = _lengths(jagged)
     shape = tuple(max(lengths, default=0) if i == ragged_dim else int(d) for i, d in enumerate(tensor.shape))
     return TensorMeta(shape, tensor.dtype, token, lengths, ragged_dim)
 
@@ -279,7 +300,7 @@ def _plain_tensors(value: Any, found: list[torch.Tensor]) -> bool:
     return False
 
 
-def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+def _written(func: OpOverload, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
     """The tensors a mutating op writes to (`self` of `add_`, `out=`, `running_mean` of BN)."""
     values = dict(zip((a.name for a in func._schema.arguments), args))
     values.update(kwargs)
@@ -296,7 +317,7 @@ def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
 _META_KERNEL_DTYPE = {"aten::_grouped_mm": torch.bfloat16}
 
 
-def _in_the_dtype_meta_accepts(func: Any, args: tuple, kwargs: dict) -> Any:
+def _in_the_dtype_meta_accepts(func: OpOverload, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     dtype = _META_KERNEL_DTYPE.get(func._schema.name)
     tensors = _flat_tensors((args, kwargs))
     floating = [t for t in tensors if t.is_floating_point()]
@@ -310,11 +331,12 @@ def _in_the_dtype_meta_accepts(func: Any, args: tuple, kwargs: dict) -> Any:
 
 class _DispatchRecorder(TorchDispatchMode):
     def __init__(self, recorder: _Recorder, state: ModelState) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # torch's TorchDispatchMode.__init__ is unannotated
         self.recorder = recorder
         self.state = state
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(self, func: OpOverload, types: Sequence[type], args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         op = func._schema.name  # the full name: aten::mm, mylib::mm
         if func._schema.is_mutable:
@@ -334,7 +356,7 @@ class _DispatchRecorder(TorchDispatchMode):
         return out
 
 
-def _returns_view(func) -> bool:
+def _returns_view(func: OpOverload) -> bool:
     """True for ops whose outputs alias an input without writing it (t, view, expand, split...)."""
     found = _VIEW_FUNCS.get(func)
     if found is None:
@@ -344,7 +366,7 @@ def _returns_view(func) -> bool:
     return found
 
 
-_VIEW_FUNCS: dict[Any, bool] = {}
+_VIEW_FUNCS: dict[OpOverload, bool] = {}
 
 
 class _AttentionRecorder(TorchFunctionMode):
@@ -352,7 +374,8 @@ class _AttentionRecorder(TorchFunctionMode):
         super().__init__()
         self.recorder = recorder
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Sequence[type], args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         if func is not F.scaled_dot_product_attention or self.recorder.suppressed:
             return func(*args, **kwargs)
@@ -364,8 +387,8 @@ class _AttentionRecorder(TorchFunctionMode):
 
 @contextlib.contextmanager
 def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
-    def pre_hook(name: str):
-        def hook(module, args):
+    def pre_hook(name: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             recorder.stack.append(name)
             if name not in recorder.module_calls:
                 recorder.module_order.append(name)
@@ -374,8 +397,8 @@ def _module_hooks(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
 
         return hook
 
-    def post_hook(name: str):
-        def hook(module, args, output):
+    def post_hook(name: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             # always_call=True runs this even when forward raises, so the stack stays balanced;
             # the innermost module still on the stack when an exception unwinds is where it broke
             in_flight = sys.exc_info()[1]
@@ -451,9 +474,10 @@ def _swap_in_meta_stand_ins(model: nn.Module) -> None:
     (so tied and shared weights stay tied); `preserved()` puts the real ones back."""
     stand_ins: dict[int, torch.Tensor] = {}
     for module in model.modules():
-        for table in (module._parameters, module._buffers):
+        tables: tuple[dict[str, Any], ...] = (module._parameters, module._buffers)  # a Parameter's stand-in is one too
+        for table in tables:
             for key, tensor in table.items():
-                if tensor is None or tensor.is_meta or isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+                if tensor is None or tensor.is_meta or isinstance(tensor, (UninitializedParameter, UninitializedBuffer)):
                     continue
                 stand_in = stand_ins.get(id(tensor))
                 if stand_in is None:

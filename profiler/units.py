@@ -89,8 +89,7 @@ def parse_bytes(text: str | int | float) -> float:
     """'40MB' -> 4e7, '1.5GiB' -> 1.5 * 2**30; a bare number is bytes. A lowercase b is a bit
     ('150Mb' is 150 megabits, an eighth of 150MB): refused, since a byte size was meant or it is
     off by 8."""
-    bits = _BITS.fullmatch(text.strip()) if isinstance(text, str) else None
-    if bits is not None:
+    if isinstance(text, str) and (bits := _BITS.fullmatch(text.strip())) is not None:
         number, prefix = bits.group(1), bits.group(2)
         as_bytes = f"{Decimal(number) / 8:g}{prefix.upper().replace('I', 'i')}B"
         raise UsageError(

@@ -1,4 +1,5 @@
-"""The shared words of effprof: what bounds a kernel, and which family a kernel belongs to.
+"""The shared words of effprof: what bounds a kernel, which family a kernel belongs to, and what kind
+of convolution it runs.
 
 Each is a `str` enum, so its value is what the JSON, the tables and the hardware YAML spell
 (`"memory"`, `"conv"`), while the code compares members instead of repeating string literals.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Bound", "KernelFamily", "out_of_place"]
+__all__ = ["Bound", "ConvKind", "KernelFamily", "out_of_place"]
 
 
 class _Word(str, Enum):
@@ -43,6 +44,17 @@ class KernelFamily(_Word):
     GATHER = "gather"
     NUMERIC = "numeric"  # triangular solves, FFTs, searches in sorted tensors
     VIEW = "view"  # an alias of its input: no kernel, no time
+
+
+class ConvKind(_Word):
+    """What kind of convolution a conv kernel runs, as CONVENTIONS.md defines them: the conv cost
+    formula sets it, roofline and the latency model read it; a layer's `conv_kind` in the JSON, and
+    a hardware spec's `kernel_families` key after `conv.` ('conv.depthwise'), spell its value."""
+
+    STANDARD = "standard"  # one group, a kernel larger than 1x1
+    POINTWISE = "pointwise"  # one group, 1x1 (or 1x1x1) kernel
+    DEPTHWISE = "depthwise"  # one group per input channel
+    GROUP = "group"  # any other grouping
 
 
 def out_of_place(op: str) -> str:

@@ -75,3 +75,31 @@ def test_functional_conv_is_counted_like_the_module():
 
     report = profile(Functional(), torch.randn(1, 3, 64, 64))
     assert report.totals.macs == 442_368
+
+
+def test_conv_kind_is_the_enum_member_and_a_users_plain_word_is_coerced():
+    from profiler import OpCost
+    from profiler.vocabulary import ConvKind, KernelFamily
+
+    with torch.device("meta"):
+        module = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)
+    report = profile(module, torch.empty((1, 32, 8, 8), device="meta"))
+    (kernel,) = [k for k in report.kernels if k.cost.macs]
+    assert kernel.cost.conv_kind is ConvKind.DEPTHWISE and report.layer("").conv_kind is ConvKind.DEPTHWISE
+    # a formula of the user's may spell the words as the JSON does: stored as members, compared by identity
+    cost = OpCost(family="conv", conv_kind="pointwise")  # type: ignore[arg-type]
+    assert cost.family is KernelFamily.CONV and cost.conv_kind is ConvKind.POINTWISE
+    assert OpCost(family="conv").conv_kind is None
+    with pytest.raises(ValueError):
+        OpCost(family="conv", conv_kind="sideways")  # type: ignore[arg-type]
+
+
+def test_a_users_plain_depthwise_word_still_runs_on_the_vector_units():
+    from profiler import OpCost
+    from profiler.aggregate import Kernel
+    from profiler.roofline import runs_on_vector_units
+
+    (kernel,) = [k for k in profile(nn.Conv2d(4, 4, 3, groups=4), torch.empty(1, 4, 8, 8, device="meta")).kernels
+                 if k.cost.macs]
+    plain = OpCost(macs=kernel.cost.macs, family="conv", engine="matrix", conv_kind="depthwise")  # type: ignore[arg-type]
+    assert runs_on_vector_units(Kernel(kernel.event, plain))

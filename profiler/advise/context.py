@@ -19,6 +19,7 @@ from ..fusion import ACTIVATION_OPS, _DataFlow
 from ..hardware import HardwareSpec
 from ..report import Report
 from ..tracing import ModelInputs
+from ..vocabulary import KernelFamily
 from .findings import Cost, Finding
 
 __all__ = ["AdviceContext", "bare_op", "report_cost"]
@@ -98,11 +99,11 @@ class AdviceContext:
     def op(self, index: int) -> str:
         return bare_op(self.kernels[index].event.op)
 
-    def family(self, index: int) -> str:
+    def family(self, index: int) -> KernelFamily:
         return self.kernels[index].cost.family
 
     def is_activation(self, index: int) -> bool:
-        return self.family(index) == "elementwise" and self.op(index) in ACTIVATION_OPS
+        return self.family(index) is KernelFamily.ELEMENTWISE and self.op(index) in ACTIVATION_OPS
 
     def module_of(self, index: int) -> str:
         return self.kernels[index].module

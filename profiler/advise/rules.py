@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import transforms
 from ..units import format_seconds
+from ..vocabulary import ConvKind, KernelFamily
 from .context import AdviceContext, Key, report_cost
 from .findings import Cost, Finding
 
@@ -50,7 +51,7 @@ def rule(name: str, title: str, source: str) -> Callable[[Check], Check]:
 
 def _conv2d(ctx: AdviceContext, index: int) -> nn.Conv2d | None:
     """The Conv2d module that ran conv kernel `index`, if it ran once and is a plain 2-D conv."""
-    if ctx.family(index) != "conv":
+    if ctx.family(index) is not KernelFamily.CONV:
         return None
     path = ctx.module_of(index)
     if not path or not ctx.called_once(path):
@@ -60,7 +61,7 @@ def _conv2d(ctx: AdviceContext, index: int) -> nn.Conv2d | None:
 
 
 def _linear(ctx: AdviceContext, index: int) -> nn.Linear | None:
-    if ctx.family(index) != "matmul":
+    if ctx.family(index) is not KernelFamily.MATMUL:
         return None
     path = ctx.module_of(index)
     if not path or not ctx.called_once(path):
@@ -70,7 +71,7 @@ def _linear(ctx: AdviceContext, index: int) -> nn.Linear | None:
 
 
 def _batch_norm(ctx: AdviceContext, index: int | None) -> _BatchNorm | None:
-    if index is None or ctx.family(index) != "norm":
+    if index is None or ctx.family(index) is not KernelFamily.NORM:
         return None
     path = ctx.module_of(index)
     module = ctx.module(path) if path else None
@@ -299,7 +300,7 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
     if fold is not None:
         findings.append(fold)
         folded_model = transforms.fold_batch_norms(ctx.model, [(ctx.module_of(c), ctx.module_of(b)) for c, b in pairs])
-    element = [i for i in range(len(ctx.kernels)) if ctx.family(i) == "elementwise"]
+    element = [i for i in range(len(ctx.kernels)) if ctx.family(i) is KernelFamily.ELEMENTWISE]
     if not element:
         return findings
     eager = ctx.profile(folded_model)
@@ -403,7 +404,7 @@ def separable(ctx: AdviceContext) -> list[Finding]:
     findings = []
     for index in range(len(ctx.kernels)):
         depthwise = _conv2d(ctx, index)
-        if depthwise is None or ctx.kernels[index].cost.conv_kind != "depthwise":
+        if depthwise is None or ctx.kernels[index].cost.conv_kind is not ConvKind.DEPTHWISE:
             continue
         chain = _separable_chain(ctx, index)
         if chain is None:

@@ -65,7 +65,7 @@ def _raised_by_cli_framework(done: SystemExit) -> bool:
 
 
 def _caused_by_interrupt(error: BaseException) -> bool:
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, (KeyboardInterrupt, _Interrupted)):
             return True

@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.status import Status
 
 __all__ = ["app", "SUBCOMMANDS", "stdout", "stderr", "progress"]
 
@@ -26,7 +27,7 @@ stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
 stderr = Console(stderr=True, highlight=False)
 
 
-def progress(message: str):
+def progress(message: str) -> Status:
     """A spinner on stderr for slow steps; silent when stderr is not a terminal."""
     return stderr.status(message, spinner="dots")
 

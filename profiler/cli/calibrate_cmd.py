@@ -84,7 +84,8 @@ def validate_command(
         pick_device(device)  # a bad --device fails before the first model
     results: list[ValidationRun] = []
     for target in targets:
-        for size in batch or [None]:
+        sizes: list[int | None] = [*batch] if batch else [None]
+        for size in sizes:
             label = target if size is None else f"{target} at batch {size}"
             with progress(f"Measuring {label}…"):
                 measurement = validate_target(target, spec, batch=size, dtype=dtype, device=device,

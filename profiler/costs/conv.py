@@ -12,18 +12,18 @@ import math
 
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, io_bytes, register
-from ..vocabulary import KernelFamily
+from ..vocabulary import ConvKind, KernelFamily
 
 __all__ = ["conv_kind", "convolution_cost"]
 
 
-def conv_kind(in_channels: int, out_channels: int, kernel: tuple[int, ...], groups: int) -> str:
+def conv_kind(in_channels: int, out_channels: int, kernel: tuple[int, ...], groups: int) -> ConvKind:
     """standard | pointwise | depthwise | group, as CONVENTIONS.md defines them."""
     if groups == 1:
-        return "pointwise" if all(k == 1 for k in kernel) else "standard"
+        return ConvKind.POINTWISE if all(k == 1 for k in kernel) else ConvKind.STANDARD
     if groups == in_channels and out_channels % in_channels == 0:
-        return "depthwise"
-    return "group"
+        return ConvKind.DEPTHWISE
+    return ConvKind.GROUP
 
 
 @register("convolution", "_convolution")

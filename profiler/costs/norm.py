@@ -13,6 +13,8 @@ counts, so that the fused CPU/CUDA kernel and the meta device agree: the norm 1 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..events import OpEvent, TensorMeta
 from .registry import OpCost, register
 from ..vocabulary import KernelFamily
@@ -25,7 +27,7 @@ AFFINE_FLOPS = 2
 RMS_NORM_FLOPS = 3
 
 
-def _norm(event: OpEvent, tensors: list, flops_per_element: int, training: bool = False) -> OpCost:
+def _norm(event: OpEvent, tensors: list[Any], flops_per_element: int, training: bool = False) -> OpCost:
     read = sum(t.nbytes for t in tensors if isinstance(t, TensorMeta))
     out = event.outputs[0]
     return OpCost(

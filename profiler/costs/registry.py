@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 from ..events import OpEvent, TensorMeta, tensor_args
-from ..vocabulary import KernelFamily, out_of_place
+from ..vocabulary import ConvKind, KernelFamily, out_of_place
 
 __all__ = ["OpCost", "Formula", "FREE_OPS", "FORMULA_NAMESPACES", "register", "register_op", "unregister_op",
            "formula_for", "is_free", "registered_ops", "io_bytes"]
@@ -41,13 +41,15 @@ class OpCost:
     bytes_written: int = 0
     family: KernelFamily = KernelFamily.ELEMENTWISE
     engine: Engine = "vector"
-    conv_kind: str | None = None
+    conv_kind: ConvKind | None = None
     channels_per_group: int | None = None
     training: bool = False
 
     def __post_init__(self) -> None:
         if type(self.family) is not KernelFamily:  # a formula of the user's may pass the plain word
             object.__setattr__(self, "family", KernelFamily(self.family))
+        if self.conv_kind is not None and type(self.conv_kind) is not ConvKind:  # likewise 'depthwise'
+            object.__setattr__(self, "conv_kind", ConvKind(self.conv_kind))
 
     @property
     def bytes_total(self) -> int:
