@@ -32,6 +32,7 @@ __all__ = [
     "SpecError",
     "Option",
     "option",
+    "Alternative",
     "on_command_line",
     "Spelling",
     "PYTHON",
@@ -92,8 +93,9 @@ def on_command_line(command_line: "str | Option | Sequence[Part]", python: "str 
 
 @dataclass(frozen=True)
 class Spelling:
-    """How a message names options. `flag` None: the Python API's words (`fuse=True`); else the
-    command line's, `flag(option)` being its flag text (`--fuse`, `--hw a4000`)."""
+    """How a message names options. `flag` None: the Python API's words (`fuse=True`). Else a
+    reader with names of its own, `flag(option)` being its text for the option (the command line's
+    `--fuse`, `--hw a4000`; a budget file's `input`); `on_command_line` words are written for it."""
 
     flag: Callable[[Option], str] | None = None
 
