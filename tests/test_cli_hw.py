@@ -217,3 +217,24 @@ def test_hw_list_has_an_fp8_column_with_a_dash_where_there_is_no_fp8_peak(capsys
     code, out, _ = run(capsys, "hw", "list")
     assert code == 0
     assert "fp8" in out and "1978.9 / 591" in out and "fp8: - where the spec has no fp8 peak" in " ".join(out.split())
+
+
+def test_hw_show_shows_calibrated_families_alignment_and_capacity(capsys, tmp_path):
+    path = tmp_path / "board.yaml"
+    path.write_text((ROOT / "configs" / "hardware" / "t4.yaml").read_text() + """
+kernel_families:
+  conv.depthwise: {efficiency: 0.25, overhead_us: 6.5, source: "probe: depthwise 3x3", points: [[10, 0.2], [100, 0.3]]}
+channel_alignment:
+  int8: {input: 4, output: 16, source: "NNIE-style rule"}
+""")
+    code, out, err = run(capsys, "hw", "show", str(path), "-f", "markdown")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert ("| Memory capacity | 16 GiB | NVIDIA T4 datasheet: 16 GB GDDR6; read as GiB, as GPU memory is sized in "
+            "binary units |") in lines
+    assert lines[lines.index("**Kernel families (calibrated)**") + 2:][:3] == [
+        "| Kernel family | Efficiency | Overhead | Probes | Source |", "|---|---:|---:|---:|---|",
+        "| conv.depthwise | 0.25 | 6.5 µs | 2 | probe: depthwise 3x3 |"]
+    assert lines[lines.index("**Channel alignment (matrix engine)**") + 2:][:3] == [
+        "| dtype | Input channels | Output channels | Source |", "|---|---|---|---|",
+        "| int8 | multiple of 4 | multiple of 16 | NNIE-style rule |"]

@@ -85,13 +85,16 @@ def hardware_list_markdown(specs: SpecList) -> str:
 
 
 def _head_rows(spec: HardwareSpec) -> list[tuple[str, str, str]]:
-    return [
+    rows = [
         ("Kind", spec.kind, spec.path),
         ("Memory bandwidth", f"{spec.memory_bandwidth_gb_per_s.value:g} GB/s", spec.memory_bandwidth_gb_per_s.source),
         ("Compute efficiency", f"{spec.compute_efficiency.value:g}", spec.compute_efficiency.source),
         ("Memory efficiency", f"{spec.memory_efficiency.value:g}", spec.memory_efficiency.source),
         ("Launch overhead", f"{spec.launch_overhead_us.value:g} µs", spec.launch_overhead_us.source),
     ]
+    if spec.memory_capacity_gib is not None:
+        rows.append(("Memory capacity", f"{spec.memory_capacity_gib.value:g} GiB", spec.memory_capacity_gib.source))
+    return rows
 
 
 _PEAK_HEADER = ("Unit", "dtype", "TFLOP/s", "Ridge FLOP/B", "Source")
@@ -107,8 +110,35 @@ _CACHE_HEADER = ("Level", "Size", "Per", "Source")
 
 
 def _cache_rows(spec: HardwareSpec) -> list[tuple[str, str, str, str]]:
-    return [(cache.name, f"{cache.size_kib / 1024:g} MiB" if cache.size_kib >= 1024 else f"{cache.size_kib:g} KiB",
-             cache.per, cache.source) for cache in spec.caches]
+    return [(cache.name, _size_text(cache.size_kib), cache.per, cache.source) for cache in spec.caches]
+
+
+def _size_text(kib: float) -> str:
+    return f"{kib / 1024:g} MiB" if kib >= 1024 else f"{kib:g} KiB"
+
+
+_TIER_HEADER = ("Working set up to", "GB/s", "Source")
+
+
+def _tier_rows(spec: HardwareSpec) -> list[tuple[str, str, str]]:
+    return [(_size_text(tier.working_set_kib), f"{tier.gb_per_s:g}", tier.source) for tier in spec.cache_bandwidth]
+
+
+_FAMILY_HEADER = ("Kernel family", "Efficiency", "Overhead", "Probes", "Source")
+
+
+def _family_rows(spec: HardwareSpec) -> list[tuple[str, str, str, str, str]]:
+    return [(key, f"{family.efficiency:g}", f"{family.overhead_us:g} µs", f"{len(family.points) + len(family.gemm_points)}",
+             family.source)
+            for key, family in spec.kernel_families.items()]
+
+
+_ALIGNMENT_HEADER = ("dtype", "Input channels", "Output channels", "Source")
+
+
+def _alignment_rows(spec: HardwareSpec) -> list[tuple[str, str, str, str]]:
+    return [(dtype, f"multiple of {a.input}", f"multiple of {a.output}", a.source)
+            for dtype, a in spec.channel_alignment.items()]
 
 
 _LATENCY_MODEL_TITLE = "Latency model (kernel-aware pricing)"
@@ -150,6 +180,21 @@ def _sourced_table(title: str, header: tuple[str, ...], rows: Sequence[tuple[str
     return table
 
 
+# a titled table: (title, header, rows, right-aligned columns)
+_Section = tuple[str, tuple[str, ...], Sequence[tuple[str, ...]], tuple[str, ...]]
+
+
+def _optional_tables(spec: HardwareSpec) -> list[_Section]:
+    """The parts a spec may leave out, those it has."""
+    tables: list[_Section] = [
+        ("Caches", _CACHE_HEADER, _cache_rows(spec), ()),
+        ("Cache bandwidth", _TIER_HEADER, _tier_rows(spec), ("Working set up to", "GB/s")),
+        ("Kernel families (calibrated)", _FAMILY_HEADER, _family_rows(spec), ("Efficiency", "Overhead", "Probes")),
+        ("Channel alignment (matrix engine)", _ALIGNMENT_HEADER, _alignment_rows(spec), ()),
+    ]
+    return [table for table in tables if table[2]]
+
+
 @renders(HardwareSpec, Format.TABLE)
 def hardware_detail(spec: HardwareSpec) -> Group:
     """Everything in one spec, every number with its source."""
@@ -160,8 +205,8 @@ def hardware_detail(spec: HardwareSpec) -> Group:
     for row in _head_rows(spec):
         head.add_row(*row)
     parts = [head, _sourced_table("Dense peaks", _PEAK_HEADER, _peak_rows(spec), right=("TFLOP/s", "Ridge FLOP/B"))]
-    if spec.caches:
-        parts.append(_sourced_table("Caches", _CACHE_HEADER, _cache_rows(spec)))
+    for title, header, rows, right in _optional_tables(spec):
+        parts.append(_sourced_table(title, header, rows, right=right))
     if spec.latency_model is not None:
         parts.append(_sourced_table(_LATENCY_MODEL_TITLE, _LATENCY_MODEL_HEADER, latency_model_rows(spec.latency_model),
                                     wrap=("Value", "Source")))
@@ -173,8 +218,9 @@ def hardware_markdown(spec: HardwareSpec) -> str:
     """The same tables as `hardware_detail`, in Markdown."""
     lines = [f"**{spec.name}: {spec.description}**", "", *markdown_table(("Property", "Value", "Source"), _head_rows(spec)),
              "", "**Dense peaks**", "", *markdown_table(_PEAK_HEADER, _peak_rows(spec), align=["---", "---", "---:", "---:", "---"])]
-    if spec.caches:
-        lines += ["", "**Caches**", "", *markdown_table(_CACHE_HEADER, _cache_rows(spec))]
+    for title, header, rows, right in _optional_tables(spec):
+        align = ["---:" if column in right else "---" for column in header]
+        lines += ["", f"**{title}**", "", *markdown_table(header, rows, align=align)]
     if spec.latency_model is not None:
         lines += ["", f"**{_LATENCY_MODEL_TITLE}**", "",
                   *markdown_table(_LATENCY_MODEL_HEADER, latency_model_rows(spec.latency_model))]
