@@ -26,9 +26,10 @@ import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from torch import nn
+from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .api import profile
@@ -138,7 +139,7 @@ class _KeywordAdapter(nn.Module):
         return self.model(*args, **dict(zip(self._names, rest)))
 
 
-def _self_counts(inclusive: dict[str, Counter]) -> dict[str, Counter]:
+def _self_counts(inclusive: dict[str, Counter[str]]) -> dict[str, Counter[str]]:
     """Per-module counts of a tool that reports subtrees (module + descendants), made self-only.
 
     Each module's subtree is taken out of its nearest ancestor in the table, not its parent: a
@@ -159,7 +160,7 @@ def _parent(name: str) -> str | None:
     return None if not name else name.rpartition(".")[0]
 
 
-def _run_fvcore(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, Counter], dict[str, Counter]]:
+def _run_fvcore(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
     """fvcore's per-module self counts (multiply-adds) and self unsupported ops."""
     from fvcore.nn import FlopCountAnalysis
 
@@ -176,10 +177,10 @@ def _run_fvcore(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, Counte
     counts = analysis.by_module_and_operator()
     unsupported = {name: Counter(analysis.unsupported_ops(name)) for name in counts}
 
-    def rename(table: dict[str, Counter]) -> dict[str, Counter]:
+    def rename(table: dict[str, Counter[str]]) -> dict[str, Counter[str]]:
         if not prefix:
             return table
-        renamed: dict[str, Counter] = {}
+        renamed: dict[str, Counter[str]] = {}
         for name, value in table.items():
             if name == prefix:
                 key = ""
@@ -198,15 +199,16 @@ class _OpsSeen(TorchDispatchMode):
     """Records which aten op packets ran, so a missing count can name the kernel that ran."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # torch's TorchDispatchMode.__init__ is unannotated
         self.seen: set[Any] = set()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(self, func: OpOverload, types: Sequence[type], args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         self.seen.add(func.overloadpacket)
         return func(*args, **(kwargs or {}))
 
 
-def _run_flop_counter(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, Counter], list[str]]:
+def _run_flop_counter(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, Counter[str]], list[str]]:
     """FlopCounterMode's per-module self counts halved to MACs, and the attention kernels that ran
     without a formula in its table."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -216,7 +218,7 @@ def _run_flop_counter(model: nn.Module, inputs: ModelInputs) -> tuple[dict[str, 
     with counter, seen:
         model(*inputs.args, **inputs.kwargs)
     root = type(model).__name__  # FlopCounterMode names modules "<RootClass>.child.grandchild"
-    inclusive: dict[str, Counter] = {}
+    inclusive: dict[str, Counter[str]] = {}
     for name, ops in counter.get_flop_counts().items():
         if name == root:
             key = ""
@@ -277,7 +279,7 @@ def _rate(count: int, elements: int) -> str:
 
 
 def _explain_fvcore(
-    ep: _EffprofModule, fv: Counter, unsupported: Counter, effprof_unsupported: dict[str, int]
+    ep: _EffprofModule, fv: Counter[str], unsupported: Counter[str], effprof_unsupported: Mapping[str, int]
 ) -> list[Difference]:
     diffs: list[Difference] = []
     delta = sum(fv.values()) - ep.matrix_macs
@@ -329,8 +331,8 @@ def _explain_fvcore(
     return diffs
 
 
-def _explain_flop_counter(ep: _EffprofModule, fc: Counter, uncounted: list[str],
-                          effprof_unsupported: dict[str, int]) -> list[Difference]:
+def _explain_flop_counter(ep: _EffprofModule, fc: Counter[str], uncounted: list[str],
+                          effprof_unsupported: Mapping[str, int]) -> list[Difference]:
     diffs: list[Difference] = []
     # all of FlopCounterMode's formulas are matrix products and attention; when CPU SDPA takes the
     # math path, its bmm calls are counted as matrix products, which the sum below absorbs
@@ -426,9 +428,9 @@ def crosscheck(
         )
 
     notes: list[str] = []
-    fvcore_counts: dict[str, Counter] | None = None
-    fvcore_unsupported_by_module: dict[str, Counter] = {}
-    fc_counts: dict[str, Counter] | None = None
+    fvcore_counts: dict[str, Counter[str]] | None = None
+    fvcore_unsupported_by_module: dict[str, Counter[str]] = {}
+    fc_counts: dict[str, Counter[str]] | None = None
     uncounted: list[str] = []
     with inference(model), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jit's TracerWarnings: a library never prints
@@ -477,7 +479,7 @@ def crosscheck(
         flop_counter_macs=sum(sum(ops.values()) for ops in fc_counts.values()) if fc_counts is not None else None,
         differences=summary,
     )
-    root_unsupported: Counter = Counter()
+    root_unsupported: Counter[str] = Counter()
     for ops in fvcore_unsupported_by_module.values():
         root_unsupported.update(ops)
     return Crosscheck(

@@ -86,7 +86,8 @@ def _parts(words: "str | Option | Alternative | Sequence[Part]") -> tuple[Part, 
     return (words,) if isinstance(words, (str, Option, Alternative)) else tuple(words)
 
 
-def on_command_line(command_line: "str | Option | Sequence[Part]", python: "str | Option | Sequence[Part]") -> Alternative:
+def on_command_line(command_line: "str | Option | Alternative | Sequence[Part]",
+                    python: "str | Option | Alternative | Sequence[Part]") -> Alternative:
     """`command_line` when the CLI reads the message, `python` otherwise."""
     return Alternative(_parts(python), _parts(command_line))
 

@@ -16,6 +16,7 @@ import copy
 import itertools
 import math
 from collections.abc import Iterable, Sequence
+from typing import TypedDict, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,30 @@ __all__ = [
     "separable_to_standard",
     "standard_to_separable",
 ]
+
+
+_Conv = TypeVar("_Conv", bound=_ConvNd)
+
+
+class Conv2dGeometry(TypedDict):
+    """A Conv2d's kernel, stride, padding and dilation, as its constructor takes them."""
+
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: str | tuple[int, int]
+    dilation: tuple[int, int]
+
+
+def conv2d_geometry(conv: nn.Conv2d) -> Conv2dGeometry:
+    """`conv`'s geometry, to build another Conv2d with it (`nn.Conv2d(c_in, c_out, **geometry)`).
+    A Conv2d stores each as a pair; torch's stubs type them as tuples of any length."""
+    kernel, stride, padding, dilation = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    return Conv2dGeometry(
+        kernel_size=(kernel[0], kernel[1]),
+        stride=(stride[0], stride[1]),
+        padding=padding if isinstance(padding, str) else (padding[0], padding[1]),
+        dilation=(dilation[0], dilation[1]),
+    )
 
 
 # ----------------------------------------------------------------------------------- model copies
@@ -89,7 +114,7 @@ def _bn_scale_shift(bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     return scale, beta - bn.running_mean * scale
 
 
-def fold_conv_bn(conv: _ConvNd, bn: _BatchNorm) -> _ConvNd:
+def fold_conv_bn(conv: _Conv, bn: _BatchNorm) -> _Conv:
     """The convolution that computes bn(conv(x)) in eval mode, as a new module.
 
     w' = w·γ/σ and b' = β + (b - μ)·γ/σ with σ = sqrt(running_var + eps): the formula of the
@@ -164,6 +189,7 @@ def merge_repvgg_branches(
     if k_h % 2 == 0 or k_w % 2 == 0 or dense_conv.padding != (k_h // 2, k_w // 2) or dense_conv.dilation != (1, 1):
         raise ValueError("the dense branch must be an odd-sized conv with 'same' padding (K//2) and no dilation")
     merged = fold_conv_bn(dense_conv, dense_bn)
+    assert merged.bias is not None  # folding always gives the conv a bias
     weight, bias = merged.weight.detach().clone(), merged.bias.detach().clone()
     centre = (k_h // 2, k_w // 2)
     if (pointwise_conv is None) != (pointwise_bn is None):
@@ -173,6 +199,7 @@ def merge_repvgg_branches(
                 or pointwise_conv.groups != dense_conv.groups or pointwise_conv.out_channels != dense_conv.out_channels):
             raise ValueError("the 1x1 branch must be a 1x1 conv without padding, with the dense conv's stride, groups and widths")
         folded = fold_conv_bn(pointwise_conv, pointwise_bn)
+        assert folded.bias is not None  # folding always gives the conv a bias
         weight[:, :, centre[0], centre[1]] += folded.weight.detach()[:, :, 0, 0]
         bias += folded.bias.detach()
     if identity_bn is not None:
@@ -210,7 +237,7 @@ class PaddedConv(nn.Module):
             raise ValueError("only ungrouped convolutions are padded")
         self.extra_in = in_channels - conv.in_channels
         self.out_channels = conv.out_channels
-        padded = nn.Conv2d(in_channels, out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+        padded = nn.Conv2d(in_channels, out_channels, **conv2d_geometry(conv),
                            bias=conv.bias is not None, padding_mode=conv.padding_mode,
                            device=conv.weight.device, dtype=conv.weight.dtype)
         _copy_into_zeros(conv, padded)
@@ -224,7 +251,8 @@ class PaddedConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.extra_in:
             x = F.pad(x, (0, 0, 0, 0, 0, self.extra_in))
-        return self.conv(x)[:, : self.out_channels]
+        out: torch.Tensor = self.conv(x)
+        return out[:, : self.out_channels]
 
 
 def _copy_into_zeros(layer: nn.Conv2d | nn.Linear, padded: nn.Conv2d | nn.Linear) -> None:
@@ -233,7 +261,7 @@ def _copy_into_zeros(layer: nn.Conv2d | nn.Linear, padded: nn.Conv2d | nn.Linear
     with torch.no_grad():
         padded.weight.zero_()
         padded.weight[:out_channels, :in_channels] = layer.weight
-        if layer.bias is not None:
+        if layer.bias is not None and padded.bias is not None:  # padded has a bias when layer has one
             padded.bias.zero_()
             padded.bias[:out_channels] = layer.bias
 
@@ -257,7 +285,8 @@ class PaddedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.extra_in:
             x = F.pad(x, (0, self.extra_in))
-        return self.linear(x)[..., : self.out_features]
+        out: torch.Tensor = self.linear(x)
+        return out[..., : self.out_features]
 
 
 def pad_channels(layer: nn.Module, in_multiple: int = 1, out_multiple: int = 1) -> nn.Module:
@@ -289,13 +318,13 @@ def merge_parallel_convs(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
             raise ValueError("parallel convolutions merge only when they agree on all but their output widths")
     if first.groups != 1:
         raise ValueError("only ungrouped convolutions are merged")
-    merged = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs), first.kernel_size, first.stride,
-                       first.padding, first.dilation, bias=first.bias is not None, padding_mode=first.padding_mode,
+    merged = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs), **conv2d_geometry(first),
+                       bias=first.bias is not None, padding_mode=first.padding_mode,
                        device=first.weight.device, dtype=first.weight.dtype)
     with torch.no_grad():
         merged.weight.copy_(torch.cat([c.weight for c in convs]))
-        if first.bias is not None:
-            merged.bias.copy_(torch.cat([c.bias for c in convs]))
+        if merged.bias is not None:  # all of them have a bias (checked above)
+            merged.bias.copy_(torch.cat([c.bias for c in convs if c.bias is not None]))
     return merged
 
 
@@ -315,17 +344,17 @@ def change_groups(conv: nn.Conv2d, groups: int) -> nn.Conv2d:
         raise ValueError(f"groups must be 1 or more, got {groups}")
     factor = math.sqrt(groups / conv.groups)
     c_in, c_out = _scaled_width(conv.in_channels, factor, groups), _scaled_width(conv.out_channels, factor, groups)
-    return nn.Conv2d(c_in, c_out, conv.kernel_size, conv.stride, conv.padding, conv.dilation, groups=groups,
+    return nn.Conv2d(c_in, c_out, **conv2d_geometry(conv), groups=groups,
                      bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype)
 
 
-def balance_widths(layer: nn.Module) -> nn.Module:
+def balance_widths(layer: nn.Module) -> nn.Conv2d | nn.Linear:
     """A new (untrained) layer with equal input and output widths c = sqrt(c_in·c_out) (rounded),
     hence about the same FLOPs: ShuffleNet V2's G1 (equal widths minimise memory access at equal
     FLOPs). A design change: the widths change."""
     if isinstance(layer, nn.Conv2d):
         width = max(1, round(math.sqrt(layer.in_channels * layer.out_channels / layer.groups ** 2))) * layer.groups
-        return nn.Conv2d(width, width, layer.kernel_size, layer.stride, layer.padding, layer.dilation, groups=layer.groups,
+        return nn.Conv2d(width, width, **conv2d_geometry(layer), groups=layer.groups,
                          bias=layer.bias is not None, device=layer.weight.device, dtype=layer.weight.dtype)
     if isinstance(layer, nn.Linear):
         width = max(1, round(math.sqrt(layer.in_features * layer.out_features)))
@@ -346,8 +375,8 @@ def separable_to_standard(depthwise: nn.Conv2d, pointwise: nn.Conv2d) -> nn.Conv
     if pointwise.in_channels != depthwise.out_channels:
         raise ValueError(f"the pointwise conv reads {pointwise.in_channels} channels, the depthwise conv writes {depthwise.out_channels}")
     multiplier = depthwise.out_channels // depthwise.in_channels
-    standard = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, depthwise.kernel_size, depthwise.stride,
-                         depthwise.padding, depthwise.dilation, bias=depthwise.bias is not None or pointwise.bias is not None,
+    standard = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, **conv2d_geometry(depthwise),
+                         bias=depthwise.bias is not None or pointwise.bias is not None,
                          padding_mode=depthwise.padding_mode, device=depthwise.weight.device, dtype=depthwise.weight.dtype)
     with torch.no_grad():
         p = pointwise.weight[:, :, 0, 0]  # (c_out, c_in·multiplier)
@@ -369,9 +398,9 @@ def standard_to_separable(conv: nn.Conv2d) -> nn.Sequential:
     (MobileNet's factorisation). A design change: it computes a different, cheaper function."""
     if conv.groups != 1:
         raise ValueError("only an ungrouped convolution factorises into depthwise + pointwise")
-    options = {"device": conv.weight.device, "dtype": conv.weight.dtype}
+    device, dtype = conv.weight.device, conv.weight.dtype
     return nn.Sequential(
-        nn.Conv2d(conv.in_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                  groups=conv.in_channels, bias=False, padding_mode=conv.padding_mode, **options),
-        nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None, **options),
+        nn.Conv2d(conv.in_channels, conv.in_channels, **conv2d_geometry(conv),
+                  groups=conv.in_channels, bias=False, padding_mode=conv.padding_mode, device=device, dtype=dtype),
+        nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None, device=device, dtype=dtype),
     )

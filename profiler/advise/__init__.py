@@ -21,7 +21,7 @@ from ..hardware import HardwareSpec, load_spec
 from ..loading import LoadedModel, with_batch
 from ..tracing import ModelInputs, is_meta_module
 from ..transforms import meta_copy, replace_modules
-from .context import AdviceContext, report_cost
+from .context import AdviceContext, estimate_of, report_cost
 from .findings import AdviceReport, Cost, Finding, ModelTotals
 from .rules import RULES, Rule, deployed_blocks
 
@@ -87,7 +87,7 @@ def advise(
     if min_saving is not None:
         findings = [f for f in findings if f.saving_fraction >= min_saving]
     findings.sort(key=lambda f: f.saving_s, reverse=True)
-    estimate = report.estimate
+    estimate = estimate_of(report)
     totals = ModelTotals(
         cost=report_cost(report), params=report.totals.params, macs=report.totals.macs, flops=report.totals.flops,
         launches=estimate.launches, dtype=estimate.dtype, batch=estimate.batch,

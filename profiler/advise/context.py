@@ -18,11 +18,12 @@ from ..errors import EffprofError
 from ..fusion import ACTIVATION_OPS, _DataFlow
 from ..hardware import HardwareSpec
 from ..report import Report
+from ..roofline import KernelEstimate, RooflineEstimate
 from ..tracing import ModelInputs
 from ..vocabulary import KernelFamily
 from .findings import Cost, Finding
 
-__all__ = ["AdviceContext", "bare_op", "report_cost"]
+__all__ = ["AdviceContext", "bare_op", "estimate_of", "report_cost"]
 
 
 def bare_op(op: str) -> str:
@@ -31,9 +32,16 @@ def bare_op(op: str) -> str:
     return name[:-1] if name.endswith("_") and not name.endswith("__") else name
 
 
+def estimate_of(report: Report) -> RooflineEstimate:
+    """The roofline estimate of a profile made with hardware (every profile advice prices is)."""
+    if report.estimate is None:
+        raise RuntimeError("advise: a profile made without hardware has no latency to price")
+    return report.estimate
+
+
 def report_cost(report: Report) -> Cost:
     """A profile's predicted latency and the bytes its kernels move, as the engine priced them."""
-    estimate = report.estimate
+    estimate = estimate_of(report)
     return Cost(estimate.latency_s, sum(k.bytes for k in estimate.kernels))
 
 
@@ -61,8 +69,20 @@ class AdviceContext:
         return report_cost(self.report)
 
     @property
-    def kernels(self) -> list[Kernel]:
+    def kernels(self) -> Sequence[Kernel]:
         return self.report.kernels
+
+    @property
+    def hardware(self) -> HardwareSpec:
+        """The spec changes are priced on: only the rules that price read it (`advise` gives one)."""
+        if self.spec is None:
+            raise RuntimeError("advise: pricing a change needs a hardware spec")
+        return self.spec
+
+    @property
+    def estimate(self) -> RooflineEstimate:
+        """The eager profile's roofline estimate (there is one whenever there is a spec)."""
+        return estimate_of(self.report)
 
     def module(self, path: str) -> nn.Module:
         return self.model.get_submodule(path)
@@ -111,11 +131,11 @@ class AdviceContext:
     # ------------------------------------------------------------------------------ latency
 
     @cached_property
-    def kernel_estimates(self) -> dict[int, Any]:
+    def kernel_estimates(self) -> dict[int, KernelEstimate]:
         """The engine's estimate of each launched kernel of the eager profile, by kernel index."""
         # eager: one estimate per launched kernel, in order; views launch nothing and have none
         launched = [index for index, kernel in enumerate(self.kernels) if kernel.cost.engine != "none"]
-        estimates = self.report.estimate.kernels
+        estimates = self.estimate.kernels
         paired = dict(zip(launched, estimates))
         if len(launched) != len(estimates) or any(self.kernels[i].module != e.module for i, e in paired.items()):
             raise RuntimeError("advise: the eager estimate's kernels no longer pair one to one with the traced kernels")

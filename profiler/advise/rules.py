@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import transforms
+from ..events import TensorMeta
 from ..units import format_seconds
 from ..vocabulary import ConvKind, KernelFamily
-from .context import AdviceContext, Key, report_cost
+from .context import AdviceContext, Key, estimate_of, report_cost
 from .findings import Cost, Finding
 
 __all__ = ["RULES", "Rule", "deployed_blocks", "rule"]
@@ -47,6 +49,17 @@ def rule(name: str, title: str, source: str) -> Callable[[Check], Check]:
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+_Module = TypeVar("_Module", bound=nn.Module)
+
+
+def _module_as(ctx: AdviceContext, index: int, kind: type[_Module]) -> _Module:
+    """The module that ran kernel `index`, which a rule already found to be a `kind`."""
+    module = ctx.module(ctx.module_of(index))
+    if not isinstance(module, kind):
+        raise RuntimeError(f"advise: kernel {index} ran in a {type(module).__name__}, not a {kind.__name__}")
+    return module
 
 
 def _conv2d(ctx: AdviceContext, index: int) -> nn.Conv2d | None:
@@ -84,7 +97,8 @@ def _input_shape(ctx: AdviceContext, index: int) -> tuple[int, ...]:
     module = ctx.module(ctx.module_of(index))
     if isinstance(module, nn.Linear):
         return _with_channels(ctx.kernels[index].event.outputs[0].shape, module.in_features, -1)
-    return ctx.kernels[index].event.args[0].shape
+    x: TensorMeta = ctx.kernels[index].event.args[0]
+    return x.shape
 
 
 def _output_positions(ctx: AdviceContext, index: int, channels: int) -> int:
@@ -133,6 +147,7 @@ def equal_widths(ctx: AdviceContext) -> list[Finding]:
     findings = []
     for index in range(len(ctx.kernels)):
         conv, linear = _conv2d(ctx, index), _linear(ctx, index)
+        layer: nn.Conv2d | nn.Linear
         if conv is not None and conv.kernel_size == (1, 1) and conv.groups == 1:
             layer, c_in, c_out, channel_dim = conv, conv.in_channels, conv.out_channels, 1
         elif linear is not None:
@@ -231,7 +246,7 @@ class _MergedBranches(nn.Module):
         return torch.split(self.merged(x), self.widths, dim=1)
 
 
-def _conv_signature(conv: nn.Conv2d) -> tuple:
+def _conv_signature(conv: nn.Conv2d) -> tuple[Hashable, ...]:
     return (conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups,
             conv.padding_mode, conv.bias is not None)
 
@@ -239,7 +254,7 @@ def _conv_signature(conv: nn.Conv2d) -> tuple:
 @rule("G3", "Fragmentation lowers parallelism: parallel convolutions on one input can run as one",
       "ShuffleNet V2 guideline G3 and Table 3; TensorRT's horizontal fusion")
 def fragmentation(ctx: AdviceContext) -> list[Finding]:
-    by_input: dict[tuple[Key, tuple], list[int]] = {}
+    by_input: dict[tuple[Key, tuple[Hashable, ...]], list[int]] = {}
     for index in range(len(ctx.kernels)):
         conv = _conv2d(ctx, index)
         keys = ctx.input_keys(index)
@@ -249,7 +264,7 @@ def fragmentation(ctx: AdviceContext) -> list[Finding]:
     for indices in by_input.values():
         if len(indices) < 2:
             continue
-        convs = [ctx.module(ctx.module_of(i)) for i in indices]
+        convs = [_module_as(ctx, i, nn.Conv2d) for i in indices]
         widths = [conv.out_channels for conv in convs]
         shape = _input_shape(ctx, indices[0])
         before = ctx.price_part(_Branches(convs), shape)
@@ -262,7 +277,7 @@ def fragmentation(ctx: AdviceContext) -> list[Finding]:
             f"one {sum(widths)}-channel conv split into {len(indices)} views {_verdict(before, after)}",
             {"branches": len(indices), "out_channels": widths, "launches_before": len(indices), "launches_after": 1,
              "latency_share": ctx.share(branches),
-             "launch_time_s": len(indices) * ctx.spec.launch_overhead_s,
+             "launch_time_s": len(indices) * ctx.hardware.launch_overhead_s,
              "priced": "the branches alone, as they are and merged into one conv, same engine and spec"},
             before, after,
         ))
@@ -305,7 +320,7 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
         return findings
     eager = ctx.profile(folded_model)
     fused = ctx.profile(folded_model, fuse=True)
-    absorbed = sorted(fused.estimate.fused_into)
+    absorbed = sorted(estimate_of(fused).fused_into)
     if not absorbed:
         return findings
     element_cost = ctx.cost_of(element)
@@ -318,7 +333,7 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
         f"{_verdict(before, after)}" + (" after folding BN" if fold else ""),
         {"elementwise_kernels": len(element), "activations": activations,
          "elementwise_latency_s": element_cost.latency_s, "elementwise_bytes": element_cost.bytes,
-         "elementwise_share": ctx.share(element_cost), "fused_chains": len(set(fused.estimate.fused_into.values())),
+         "elementwise_share": ctx.share(element_cost), "fused_chains": len(set(estimate_of(fused).fused_into.values())),
          "priced": "the model" + (" with BN folded" if fold else "") + " eager against the same with --fuse, same engine and spec"},
         before, after,
     ))
@@ -332,11 +347,11 @@ def elementwise(ctx: AdviceContext) -> list[Finding]:
       "HiSilicon NNIE: inputs in multiples of 4, outputs of 16; MobileDets: multiples of 8; "
       "NVIDIA cuDNN/cuBLAS: 16-byte multiples")
 def alignment(ctx: AdviceContext) -> list[Finding]:
-    wanted = ctx.spec.alignment(ctx.report.estimate.dtype)
+    wanted = ctx.hardware.alignment(ctx.estimate.dtype)
     if wanted is None:
         return []
     # layers of one shape are one finding, priced together: a stage of 58-channel layers is one design choice
-    groups: dict[tuple, list[tuple[str, nn.Module]]] = {}
+    groups: dict[tuple[str, int, int], list[tuple[str, nn.Module]]] = {}
     for index in range(len(ctx.kernels)):
         conv, linear = _conv2d(ctx, index), _linear(ctx, index)
         layer = conv if conv is not None and conv.groups == 1 else linear
@@ -346,8 +361,9 @@ def alignment(ctx: AdviceContext) -> list[Finding]:
         c_out = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
         if c_in % wanted.input or c_out % wanted.output:
             groups.setdefault((type(layer).__name__, c_in, c_out), []).append((ctx.module_of(index), layer))
-    dtype = ctx.report.estimate.dtype
-    engine = ctx.spec.matrix_engine.name if ctx.spec.matrix_engine else "matrix engine"
+    dtype = ctx.estimate.dtype
+    matrix_engine = ctx.hardware.matrix_engine
+    engine = matrix_engine.name if matrix_engine else "matrix engine"
     findings = []
     for (_, c_in, c_out), members in groups.items():
         paths = [path for path, _ in members]
@@ -409,9 +425,9 @@ def separable(ctx: AdviceContext) -> list[Finding]:
         chain = _separable_chain(ctx, index)
         if chain is None:
             continue
-        pointwise = ctx.module(ctx.module_of(chain[-1]))
-        standard = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, depthwise.kernel_size, depthwise.stride,
-                             depthwise.padding, depthwise.dilation, bias=False, device="meta")
+        pointwise = _module_as(ctx, chain[-1], nn.Conv2d)
+        standard = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, **transforms.conv2d_geometry(depthwise),
+                             bias=False, device="meta")
         paths = [ctx.module_of(i) for i in chain]
         replacements: dict[str, nn.Module] = {paths[0]: standard, paths[-1]: nn.Identity()}
         for index_in_chain, path in zip(chain[1:-1], paths[1:-1]):
@@ -427,7 +443,8 @@ def separable(ctx: AdviceContext) -> list[Finding]:
         if after.latency_s >= ctx.base.latency_s:
             continue
         pair = ctx.cost_of(chain)
-        standard_cost = sum(k.latency_s for k in after_report.estimate.kernels if k.module == paths[0])
+        after_kernels = estimate_of(after_report).kernels
+        standard_cost = sum(k.latency_s for k in after_kernels if k.module == paths[0])
         findings.append(ctx.finding(
             "separable", paths,
             f"{depthwise.in_channels} -> {pointwise.out_channels} channels, {depthwise.kernel_size[0]}x{depthwise.kernel_size[1]} "
@@ -436,7 +453,7 @@ def separable(ctx: AdviceContext) -> list[Finding]:
             {"in_channels": depthwise.in_channels, "out_channels": pointwise.out_channels,
              "kernel": list(depthwise.kernel_size), "stride": list(depthwise.stride),
              "separable_flops": sum(ctx.kernels[i].cost.flops for i in chain),
-             "standard_flops": next(k.flops for k in after_report.estimate.kernels if k.module == paths[0]),
+             "standard_flops": next(k.flops for k in after_kernels if k.module == paths[0]),
              "separable_latency_s": pair.latency_s, "standard_latency_s": standard_cost,
              "latency_share": ctx.share(pair),
              "priced": "the whole model with this pair replaced by a standard conv, same engine and spec"},
@@ -488,7 +505,7 @@ def _rep_blocks(ctx: AdviceContext) -> list[_RepBlock]:
     pairs = {conv: bn for conv, bn in _conv_bn_pairs(ctx)}
     blocks = []
     for conv_index, bn_index in pairs.items():
-        dense = _conv2d(ctx, conv_index)
+        dense = _module_as(ctx, conv_index, nn.Conv2d)
         k_h, k_w = dense.kernel_size
         if k_h < 3 or k_h % 2 == 0 or k_w % 2 == 0 or dense.padding != (k_h // 2, k_w // 2) or dense.dilation != (1, 1):
             continue
@@ -530,13 +547,16 @@ _ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
 
 
 def _deployed_block(ctx: AdviceContext, block: _RepBlock) -> nn.Module | None:
-    def module(index: int) -> nn.Module:
-        return ctx.module(ctx.module_of(index))
+    def conv(index: int) -> nn.Conv2d:
+        return _module_as(ctx, index, nn.Conv2d)
+
+    def bn(index: int) -> _BatchNorm:
+        return _module_as(ctx, index, _BatchNorm)
 
     merged = transforms.merge_repvgg_branches(
-        module(block.dense[0]), module(block.dense[1]),
-        module(block.pointwise[0]) if block.pointwise else None, module(block.pointwise[1]) if block.pointwise else None,
-        module(block.identity) if block.identity is not None else None,
+        conv(block.dense[0]), bn(block.dense[1]),
+        conv(block.pointwise[0]) if block.pointwise else None, bn(block.pointwise[1]) if block.pointwise else None,
+        bn(block.identity) if block.identity is not None else None,
     )
     if block.activation is None:
         return merged
