@@ -146,10 +146,32 @@ def spec_document(spec: HardwareSpec) -> dict[str, Any]:
         "efficiency": {"compute": spec.compute_efficiency.value, "memory": spec.memory_efficiency.value},
         "launch_overhead_us": spec.launch_overhead_us.value,
         "caches": {c.name: {"size_kib": c.size_kib, "per": c.per} for c in spec.caches},
-        **({"latency_model": _latency_model(spec.latency_model)} if spec.latency_model is not None else {}),
+        **_optional_parts(spec),
         "source": spec.sources(),
         "file": spec.path,
     }
+
+
+def _optional_parts(spec: HardwareSpec) -> dict[str, Any]:
+    """The parts a spec may leave out, under their YAML names, only those it has; sources are in
+    the spec's `source`."""
+    parts: dict[str, Any] = {}
+    if spec.cache_bandwidth:
+        parts["cache_bandwidth_gb_per_s"] = [{"working_set_kib": tier.working_set_kib, "gb_per_s": tier.gb_per_s}
+                                             for tier in spec.cache_bandwidth]
+    if spec.kernel_families:
+        parts["kernel_families"] = {
+            key: {"efficiency": family.efficiency, "overhead_us": family.overhead_us,
+                  "points": [list(point) for point in family.points],
+                  "gemm_points": [list(point) for point in family.gemm_points]}
+            for key, family in spec.kernel_families.items()
+        }
+    if spec.channel_alignment:
+        parts["channel_alignment"] = {dtype: {"input": a.input, "output": a.output}
+                                      for dtype, a in spec.channel_alignment.items()}
+    if spec.latency_model is not None:
+        parts["latency_model"] = _latency_model(spec.latency_model)
+    return parts
 
 
 def _latency_model(model: LatencyModel) -> dict[str, Any]:

@@ -289,6 +289,8 @@ class HardwareSpec:
             found[f"cache_bandwidth_gb_per_s.{tier.working_set_kib:g}"] = tier.source
         for key, family in self.kernel_families.items():
             found[f"kernel_families.{key}"] = family.source
+        for dtype, alignment in self.channel_alignment.items():
+            found[f"channel_alignment.{dtype}"] = alignment.source
         if self.latency_model is not None:
             for key, source in self.latency_model.source.items():
                 found[f"latency_model.{key}"] = source

@@ -184,6 +184,7 @@ def test_hw_show_json_has_the_latency_model(capsys):
     assert code == 0
     data = json.loads(out)
     assert data["latency_model"] == GTX1080TI_LATENCY_MODEL
+    assert data["cache_bandwidth_gb_per_s"] == [{"working_set_kib": 2816, "gb_per_s": 1114}]  # the L2 tier of the YAML
     assert data["source"]["latency_model.k_step"].startswith("the maxwell_scudnn/SGEMM main loop stages 8")
 
 
@@ -238,3 +239,12 @@ channel_alignment:
     assert lines[lines.index("**Channel alignment (matrix engine)**") + 2:][:3] == [
         "| dtype | Input channels | Output channels | Source |", "|---|---|---|---|",
         "| int8 | multiple of 4 | multiple of 16 | NNIE-style rule |"]
+    code, out, err = run(capsys, "hw", "show", str(path), "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["kernel_families"] == {"conv.depthwise": {"efficiency": 0.25, "overhead_us": 6.5,
+                                                          "points": [[10, 0.2], [100, 0.3]], "gemm_points": []}}
+    assert data["channel_alignment"] == {"int8": {"input": 4, "output": 16}}
+    assert data["source"]["channel_alignment.int8"] == "NNIE-style rule"
+    assert data["source"]["kernel_families.conv.depthwise"] == "probe: depthwise 3x3"
+    assert "latency_model" not in data and "cache_bandwidth_gb_per_s" not in data  # t4 has neither
