@@ -42,7 +42,7 @@ from profiler.api import profile_loaded  # noqa: E402
 from profiler.calibrate import calibrate, write_spec  # noqa: E402
 from profiler.hardware import parse_spec  # noqa: E402
 from profiler.loading import load_model  # noqa: E402
-from profiler.measure import Measurement, compare  # noqa: E402
+from profiler.measure import Measurement, measurement_of  # noqa: E402
 from profiler.realrun import (  # noqa: E402
     device_name, median, num_threads, pick_device, tf32, threads_in_use, time_forward, time_layers,
 )
@@ -100,7 +100,7 @@ def measure(path: Path, batch: int, specs: dict, device: str, warmup: int, repea
         layers = time_layers(model, inputs, warmup=1, repeats=repeats)
     label = device_name(device)
     return {
-        name: compare(profile_loaded(loaded, hardware=spec), layers, forward, device=device, device_label=label,
+        name: measurement_of(profile_loaded(loaded, hardware=spec), layers, forward, device=device, device_label=label,
                       warmup=warmup, repeats=repeats)
         for name, spec in specs.items()
     }

@@ -27,7 +27,7 @@ from .realrun import (
 )
 from .report import Report
 
-__all__ = ["LayerMeasurement", "Measurement", "compare", "measure_loaded", "validate_target"]
+__all__ = ["LayerMeasurement", "Measurement", "measure_loaded", "measurement_of", "validate_target"]
 
 @dataclass(frozen=True)
 class LayerMeasurement:
@@ -89,7 +89,7 @@ def _predictions(report: Report) -> tuple[dict[str, float | None], float | None]
     return {layer.name: estimate.layer(layer.name).latency_s for layer in report.layers}, estimate.latency_s
 
 
-def compare(report: Report, layer_times: LayerTimes, forward_times: Sequence[float], *, device: str,
+def measurement_of(report: Report, layer_times: LayerTimes, forward_times: Sequence[float], *, device: str,
             device_label: str, warmup: int, repeats: int, threads: int | None = None) -> Measurement:
     """Pair every report layer's predicted latency with its measured own time."""
     predicted, predicted_total = _predictions(report)
@@ -183,7 +183,7 @@ def measure_loaded(
         else:
             per_layer = LayerTimes({}, {}, 0.0, {})
         used = threads_in_use()
-    measurement = compare(report, per_layer, forward, device=device, device_label=device_name(device),
+    measurement = measurement_of(report, per_layer, forward, device=device, device_label=device_name(device),
                           warmup=warmup, repeats=repeats, threads=used)
     if loaded.guessed_input is None:
         return measurement

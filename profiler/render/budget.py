@@ -15,7 +15,9 @@ from rich.text import Text
 from ..budgets import BudgetResult, CheckResult, Measured, Metric, MetricKind, ModelResult
 from ..document import document
 from ..units import format_bytes, format_percent, format_seconds, si
+from .formats import Format
 from .markdown import escape, markdown_table
+from .registry import renders
 
 __all__ = [
     "budget_tables", "budget_markdown", "budget_json", "format_value", "limit_text", "headroom_text", "change_text",
@@ -155,6 +157,7 @@ def model_table(model: ModelResult, with_baseline: bool) -> Table:
     return table
 
 
+@renders(CheckResult, Format.TABLE)
 def budget_tables(check: CheckResult) -> Group:
     """One table per model, its notes, and the summary line."""
     parts: list[RenderableType] = []
@@ -167,6 +170,7 @@ def budget_tables(check: CheckResult) -> Group:
     return Group(*parts)
 
 
+@renders(CheckResult, Format.MARKDOWN)
 def budget_markdown(check: CheckResult) -> str:
     """GitHub-flavoured Markdown: a heading with the verdict, a table per model, the summary."""
     mark = "✅" if check.ok else "❌"

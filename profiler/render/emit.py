@@ -16,24 +16,18 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
-from ..budgets import CheckResult
 from ..document import document
 from ..errors import UsageError, option
 from ..report import Report
 from ..results import ProfileResult
 # importing a render module registers its renderers
-from . import advise, compare, conv, crosscheck, hardware, llm, measure, profile  # noqa: F401
-from .budget import budget_markdown, budget_tables
+from . import advise, budget, compare, conv, crosscheck, hardware, llm, measure, profile  # noqa: F401
 from .formats import Format
-from .registry import registered_types, renders, table_renderer, text_formats, text_renderer
+from .registry import registered_types, table_renderer, text_formats, text_renderer
 
 __all__ = ["emit", "formats_of", "render_text", "renderables", "write_text", "FILE_WIDTH"]
 
 FILE_WIDTH = 200  # a table written to a file is not cut to a terminal
-
-# budget's renderers, registered here rather than decorated in render/budget.py (the budgets package's file)
-renders(CheckResult, Format.TABLE)(budget_tables)
-renders(CheckResult, Format.MARKDOWN)(budget_markdown)
 
 
 def _kind(result: Any) -> type:
