@@ -11,7 +11,7 @@ from torch import nn
 
 import profiler
 from conftest import run_cli
-from profiler.cli.app import SUBCOMMANDS, app
+from profiler.cli.app import app, command_words
 
 MNV1 = "examples/mobilenet_v1.py"
 
@@ -90,18 +90,29 @@ def test_print_report_is_the_table():
     assert "┃Layer" in text and "MACs" in text and "16  (16)" in text  # 4*4 MACs
 
 
-def _registered_names() -> set[str]:
-    names = {command.name for command in app.registered_commands}
-    names |= {group.name for group in app.registered_groups}
-    return {name for name in names if name}
+EVERY_COMMAND = {"profile", "hw", "check", "conv", "compare", "crosscheck", "calibrate", "validate", "advise", "llm"}
 
 
-def test_every_command_is_a_subcommand_word_and_back():
-    """A command registered without its first word would be routed to `profile` in silence."""
-    assert _registered_names() == set(SUBCOMMANDS)
+def test_every_command_file_registers_itself():
+    """A command is one file, cli/NAME_cmd.py: no list elsewhere to forget, so `effprof NAME` is
+    never routed to `profile NAME` in silence."""
+    import profiler.cli  # noqa: F401  (loads every command file)
+
+    assert command_words() == EVERY_COMMAND
 
 
-@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_a_newly_registered_command_is_routed_to_itself():
+    from profiler.cli import _route
+
+    assert _route(["newcmd", "x.py"]) == ["profile", "newcmd", "x.py"]  # not a command: a model file
+    app.command("newcmd")(lambda: None)
+    try:
+        assert _route(["newcmd", "x.py"]) == ["newcmd", "x.py"]  # registering it is all it takes
+    finally:
+        app.registered_commands.pop()
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_COMMAND))
 def test_every_command_is_reachable_by_name(name, capsys):
     code, out, err = run_cli([name, "--help"], capsys)
     assert code == 0, err

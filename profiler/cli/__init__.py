@@ -8,14 +8,20 @@ calls sys.exit), 3 internal error, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import contextlib
+import importlib
+import pkgutil
 import signal
 import sys
 from typing import Any, Iterator
 
 from ..errors import EffprofError, model_exit_message, spelled_as
-from .app import app, SUBCOMMANDS
+from .app import app, command_words
 from .flags import COMMAND_LINE
-from . import advise_cmd, calibrate_cmd, check_cmd, compare_cmd, conv_cmd, crosscheck_cmd, hw_cmd, llm_cmd, profile_cmd  # noqa: F401  (register commands)
+
+# a command is one file: every cli/NAME_cmd.py registers its commands on `app` when imported
+for _command_file in pkgutil.iter_modules(__path__):
+    if _command_file.name.endswith("_cmd"):
+        importlib.import_module(f"{__name__}.{_command_file.name}")
 
 __all__ = ["main", "app"]
 
@@ -27,7 +33,7 @@ INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 def _route(argv: list[str]) -> list[str]:
     """Insert the implicit 'profile' subcommand: `effprof model.py` = `effprof profile model.py`."""
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first is None or first in SUBCOMMANDS:
+    if first is None or first in command_words():
         return argv
     if not argv or argv[0] in ("--help", "-h", "--version"):
         return argv

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.status import Status
 
-__all__ = ["app", "SUBCOMMANDS", "stdout", "stderr", "progress"]
+__all__ = ["app", "command_words", "stdout", "stderr", "progress"]
 
 app = typer.Typer(
     add_completion=False,
@@ -19,8 +19,13 @@ app = typer.Typer(
     "Run `effprof MODEL.py[:NAME] [options]` to profile a model (see `effprof profile --help`).",
 )
 
-# First words that name a subcommand; anything else is a model file for `profile`.
-SUBCOMMANDS = {"profile", "hw", "check", "conv", "compare", "crosscheck", "calibrate", "validate", "advise", "llm"}
+
+
+def command_words() -> frozenset[str]:
+    """First words that name a subcommand: every command and command group registered on `app`
+    (each `cli/*_cmd.py` registers its own). Anything else is a model file for `profile`."""
+    names = {command.name for command in app.registered_commands} | {group.name for group in app.registered_groups}
+    return frozenset(name for name in names if name)
 
 # piped output is not cut to 80 columns: wide tables stay readable in logs and files
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
