@@ -13,7 +13,7 @@ with a hardware spec; without one those fields are None. Typed data only: render
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from .errors import UsageError, option
 from .report import Report
@@ -39,6 +39,24 @@ def ratio(value: float | int | None, reference: float | int | None) -> float | N
 
 
 @dataclass(frozen=True)
+class Ratios:
+    """One entry's totals over the first entry's (None where either is missing or the first is 0)."""
+
+    params: float | None = None
+    macs: float | None = None
+    flops: float | None = None
+    bytes_total: float | None = None
+    latency_s: float | None = None
+    throughput_per_s: float | None = None
+
+    def __getitem__(self, key: str) -> float | None:
+        """`ratios["macs"]`, as when ratios were a dict (kept for code written against that)."""
+        if key not in RATIO_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
 class TotalsRow:
     label: str
     model: str
@@ -53,7 +71,7 @@ class TotalsRow:
     latency_s: float | None
     throughput_per_s: float | None
     memory_bound_fraction: float | None
-    ratios: Mapping[str, float | None]  # RATIO_KEYS -> this row's value / the first row's
+    ratios: Ratios  # this row's totals over the first row's
     inputs_guessed: bool = False  # the input shape was guessed from the model's first layer
     compute_bound_fraction: float | None = None
     overhead_fraction: float | None = None
@@ -166,13 +184,13 @@ def compare(reports: Sequence[Report], labels: Sequence[str] | None = None, *, t
             latency_s=estimate.latency_s if estimate is not None else None,
             throughput_per_s=estimate.throughput_per_s if estimate is not None else None,
             memory_bound_fraction=estimate.memory_bound_fraction if estimate is not None else None,
-            ratios={},
+            ratios=Ratios(),
             inputs_guessed=report.inputs_guessed,
             compute_bound_fraction=estimate.compute_bound_fraction if estimate is not None else None,
             overhead_fraction=estimate.overhead_fraction if estimate is not None else None,
         )
         first = totals[0] if totals else entry
-        totals.append(replace(entry, ratios={key: ratio(entry.value(key), first.value(key)) for key in RATIO_KEYS}))
+        totals.append(replace(entry, ratios=Ratios(**{key: ratio(entry.value(key), first.value(key)) for key in RATIO_KEYS})))
 
     cells = [_cells(report) for report in reports]
     names = [[cell.name for cell in entry] for entry in cells]

@@ -285,7 +285,7 @@ def _totals_row(row: TotalsRow) -> dict[str, Any]:
         "bytes_read": row.bytes_read, "bytes_written": row.bytes_written, "intensity": row.intensity,
         "latency_s": row.latency_s, "throughput_per_s": row.throughput_per_s,
         "memory_bound_fraction": row.memory_bound_fraction, "compute_bound_fraction": row.compute_bound_fraction,
-        "overhead_fraction": row.overhead_fraction, "ratios": dict(row.ratios),
+        "overhead_fraction": row.overhead_fraction, "ratios": asdict(row.ratios),
         "inputs_guessed": row.inputs_guessed,
     }
 

@@ -28,9 +28,10 @@ def test_mobilenet_against_its_standard_twin(mobilenets):
     # conv + fc Mult-Adds at 224: 568,740,352 (paper: 569M) and 4,867,293,184 (paper Table 4: 4866M)
     assert (first.macs, second.macs) == (568_740_352, 4_867_293_184)
     assert (first.params, second.params) == (4_231_976, 29_294_088)
-    assert first.ratios["macs"] == 1.0
-    assert second.ratios["macs"] == 4_867_293_184 / 568_740_352  # ≈ 8.558
-    assert second.ratios["params"] == 29_294_088 / 4_231_976  # ≈ 6.922
+    assert first.ratios.macs == 1.0
+    assert second.ratios["macs"] == second.ratios.macs  # still readable as a mapping
+    assert second.ratios.macs == 4_867_293_184 / 568_740_352  # ≈ 8.558
+    assert second.ratios.params == 29_294_088 / 4_231_976  # ≈ 6.922
     assert result.labels == ("mobilenet_v1.py:build_model", "mobilenet_v1_standard.py:build_model")
 
 
@@ -74,7 +75,7 @@ def test_aligned_structures_match_by_name():
     assert rows["4"].ratio("macs", 1) is None
     # totals: 21,600 + 8*100*16 = 34,400 vs 34,400 + 25,600 = 60,000
     assert [t.macs for t in result.totals] == [34_400, 60_000]
-    assert result.totals[1].ratios["macs"] == 60_000 / 34_400
+    assert result.totals[1].ratios.macs == 60_000 / 34_400
 
 
 def test_dtype_halves_bytes_layer_by_layer():
@@ -85,8 +86,8 @@ def test_dtype_halves_bytes_layer_by_layer():
     # fp32 conv: input 300*4 + weight 216*4 + output 800*4 = 5,264 B; fp16 half of it
     assert [c.bytes_total for c in conv.cells] == [5_264, 2_632]
     assert conv.ratio("bytes_total", 1) == 0.5
-    assert result.totals[1].ratios["bytes_total"] == 0.5
-    assert result.totals[1].ratios["macs"] == 1.0
+    assert result.totals[1].ratios.bytes_total == 0.5
+    assert result.totals[1].ratios.macs == 1.0
 
 
 def test_json_form(mobilenets):
@@ -117,7 +118,7 @@ def test_one_model_on_two_devices():
     assert result.aligned and result.top_by == "latency_s"
     assert [t.macs for t in result.totals] == [568_740_352, 568_740_352]
     assert all(t.latency_s and t.latency_s > 0 for t in result.totals)
-    assert result.totals[1].ratios["latency_s"] == result.totals[1].latency_s / result.totals[0].latency_s
+    assert result.totals[1].ratios.latency_s == result.totals[1].latency_s / result.totals[0].latency_s
     depthwise = next(row for row in result.matched if row.name == "features.1.dw.0")
     assert [c.bound for c in depthwise.cells] == ["memory", "memory"]
 

@@ -37,9 +37,9 @@ def compare_renderable(comparison: Comparison) -> Group:
             cells += [format_seconds(row.latency_s),
                       f"{row.throughput_per_s:,.1f}/s" if row.throughput_per_s is not None else "-",
                       percent_text(row.memory_bound_fraction)]
-        cells += [times_text(row.ratios["params"]), times_text(row.ratios["macs"]), times_text(row.ratios["bytes_total"])]
+        cells += [times_text(row.ratios.params), times_text(row.ratios.macs), times_text(row.ratios.bytes_total)]
         if latency:
-            cells.append(times_text(row.ratios["latency_s"]))
+            cells.append(times_text(row.ratios.latency_s))
         totals.add_row(*cells)
     parts: list[Any] = [totals]
     if comparison.aligned:
@@ -113,9 +113,9 @@ def compare_markdown(comparison: Comparison) -> str:
         texts = [f"`{entry.label}`", f"{entry.params:,}", f"{entry.macs:,}", format_bytes(entry.bytes_total)]
         if latency:
             texts += [format_seconds(entry.latency_s), percent_text(entry.memory_bound_fraction)]
-        texts += [times_text(entry.ratios["params"]), times_text(entry.ratios["macs"]), times_text(entry.ratios["bytes_total"])]
+        texts += [times_text(entry.ratios.params), times_text(entry.ratios.macs), times_text(entry.ratios.bytes_total)]
         if latency:
-            texts.append(times_text(entry.ratios["latency_s"]))
+            texts.append(times_text(entry.ratios.latency_s))
         totals.append(texts)
     lines = markdown_table(header, totals)
     lines.append("")
