@@ -82,7 +82,8 @@ class TotalsRow:
 
     def value(self, key: str) -> float | int | None:
         """One of RATIO_KEYS."""
-        return getattr(self, key)  # type: ignore[no-any-return]
+        found: float | int | None = getattr(self, key)  # RATIO_KEYS name numeric fields only
+        return found
 
 
 @dataclass(frozen=True)

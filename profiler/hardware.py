@@ -646,9 +646,9 @@ def _bundled_dir() -> Traversable:
         return Path(__file__).resolve().parent.parent / "configs" / "hardware"
 
 
-def _bundled_files() -> dict[str, Any]:
+def _bundled_files() -> dict[str, Traversable]:
     folder = _bundled_dir()
-    found = {}
+    found: dict[str, Traversable] = {}
     for entry in folder.iterdir():
         if entry.name.endswith((".yaml", ".yml")) and entry.is_file():
             found[entry.name.rsplit(".", 1)[0]] = entry
@@ -664,7 +664,7 @@ def bundled_specs() -> list[HardwareSpec]:
     return [_load_bundled(name, entry) for name, entry in _bundled_files().items()]
 
 
-def _load_bundled(name: str, entry: Any) -> HardwareSpec:
+def _load_bundled(name: str, entry: Traversable) -> HardwareSpec:
     return _parse_text(entry.read_text(encoding="utf-8"), f"configs/hardware/{entry.name}", name)
 
 

@@ -332,7 +332,9 @@ def regroup(groups: list[KernelGroup], model: LatencyModel) -> tuple[list[Kernel
         members = [found[i] for i in indices]
         first = members[0]
         weights = sum(k.cost.bytes_read for k in (g.head for g in members[1:]))
-        input_bytes = _conv_params(first.head)[0].nbytes  # type: ignore[index]
+        first_params = _conv_params(first.head)
+        assert first_params is not None  # a pointwise head (checked above)
+        input_bytes = first_params[0].nbytes
         replace[indices[0]] = MergedGroup(
             kernels=tuple(g.head for g in members),
             flops=sum(g.flops for g in members),

@@ -71,9 +71,9 @@ def emit(result: Any, fmt: Format, output: Path | None = None, console: Console 
         if output is None:
             (console or Console(highlight=False)).print(*parts)
             return
-        file_console = Console(file=io.StringIO(), width=FILE_WIDTH, highlight=False)
-        file_console.print(*parts)
-        text = file_console.file.getvalue()  # type: ignore[attr-defined]
+        buffer = io.StringIO()
+        Console(file=buffer, width=FILE_WIDTH, highlight=False).print(*parts)
+        text = buffer.getvalue()
     else:
         text = render_text(result, fmt)
     write_text(text, output)

@@ -238,6 +238,7 @@ def render_report(report: Report, rows: list[Layer]) -> Group:
 
 def report_text(report: Report, width: int = 120) -> str:
     """The report's table and totals as plain text: what `print(report)` shows."""
-    console = Console(file=io.StringIO(), width=width, highlight=False, color_system=None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, highlight=False, color_system=None)
     console.print(render_report(report, list(report.layers)))
-    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+    return buffer.getvalue()
