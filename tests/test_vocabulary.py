@@ -67,3 +67,16 @@ def test_each_word_is_spelled_as_its_value_in_text_and_json(word):
 def test_conv_kinds_are_the_words_of_the_conventions():
     # CONVENTIONS.md: standard, pointwise, depthwise, group; the JSON schema lists the same four
     assert [kind.value for kind in ConvKind] == ["standard", "pointwise", "depthwise", "group"]
+
+
+def test_calibration_probes_are_keyed_by_the_words_the_roofline_looks_up():
+    # roofline.family_keys looks a kernel up as 'family.conv_kind', 'family.op' or 'family': a probe
+    # keyed by a misspelt word would be measured and never read
+    from profiler.calibrate import PROBES
+
+    families, kinds = {f.value for f in KernelFamily}, {k.value for k in ConvKind}
+    for key in PROBES:
+        family, _, rest = key.partition(".")
+        assert family in families, key
+        if family == KernelFamily.CONV.value:
+            assert rest in kinds, key
