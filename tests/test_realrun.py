@@ -327,11 +327,16 @@ class Recorder(nn.Linear):
 
 
 @pytest.fixture
-def tf32_on(monkeypatch):
-    """Both TF32 flags on before the run, so a run that leaves either as it was shows up."""
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+def tf32_on():
+    """Both TF32 flags on before the run, so a run that leaves either as it was shows up. Set and
+    restored by hand: the cuBLAS flags live behind the module's __getattr__, which pytest 9.2's
+    monkeypatch does not see, so its undo would delete them."""
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
     Recorder.seen = []
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def test_measure_runs_on_realruns_clock_tf32_and_inference(monkeypatch, tf32_on):
