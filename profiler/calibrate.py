@@ -423,7 +423,7 @@ Width = int | tuple[int, int]  # a probe's channels (or features); (in, out) whe
 class Probe:
     """One kernel family measured at a `tiny` size (its fixed cost) and at one or more `typical`
     sizes, each at batch 1 and 8 (its efficiency: the median over them). Each size is (width given
-    to `build`, input shapes); integer inputs are token ids below 16."""
+    to `build`, input shapes); integer inputs (`ids`) are token ids over the module's whole table."""
 
     build: Callable[[Any], nn.Module]  # Width -> module
     tiny: tuple[Width, Shapes]
@@ -477,11 +477,12 @@ PROBES: dict[str, Probe] = {
 }
 
 
-def _probe_inputs(shapes: tuple[tuple[int, ...], ...], ids: bool, device: str, vocabulary: int = 16) -> tuple[torch.Tensor, ...]:
-    if ids:
-        # token ids spread over the whole table, as a real text's are: ids drawn from a few rows
-        # would gather from L1 while the formula (rightly) prices every row read from memory
-        return tuple(torch.randint(0, vocabulary, shape, device=device) for shape in shapes)
+def _probe_inputs(shapes: tuple[tuple[int, ...], ...], device: str, ids_below: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Random floats, or with `ids_below` token ids spread over the whole table, as a real text's
+    are: ids drawn from a few rows would gather from L1 while the formula (rightly) prices every
+    row read from memory."""
+    if ids_below is not None:
+        return tuple(torch.randint(0, ids_below, shape, device=device) for shape in shapes)
     return tuple(torch.randn(shape, device=device) for shape in shapes)
 
 
@@ -521,7 +522,7 @@ def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: 
 
     def run(width: Width, shapes: Shapes) -> tuple[float, float, float, tuple[int, int] | None]:
         module = probe.build(width).to(device)
-        inputs = _probe_inputs(shapes, probe.ids, device, getattr(module, "num_embeddings", 16))
+        inputs = _probe_inputs(shapes, device, int(getattr(module, "num_embeddings")) if probe.ids else None)
         compute_s, memory_s, gemm = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
         # fp32 probes priced against fp32 peaks: TF32 off in cuDNN as in matmuls, as --measure runs fp32
         with inference(module), tf32(False):

@@ -134,8 +134,9 @@ class KernelFamily:
             return self.efficiency_for(work_s)
         def distance(m: int, k: int) -> float:
             return math.hypot(math.log2(rows / m), math.log2(reduction / k))
-        nearest = min(distance(m, k) for m, k, _ in self.gemm_points)
-        tied = [e for m, k, e in self.gemm_points if distance(m, k) <= nearest + 1e-9]
+        by_distance = [(distance(m, k), efficiency) for m, k, efficiency in self.gemm_points]
+        nearest = min(d for d, _ in by_distance)
+        tied = [efficiency for d, efficiency in by_distance if d <= nearest + 1e-9]
         return sum(tied) / len(tied)
 
     def efficiency_for(self, work_s: float) -> float:

@@ -279,6 +279,6 @@ def test_embedding_probe_ids_spread_over_the_whole_table():
     from profiler.calibrate import _probe_inputs
 
     torch.manual_seed(0)
-    (ids,) = _probe_inputs(((8, 128),), True, "cpu", 30522)
+    (ids,) = _probe_inputs(((8, 128),), "cpu", ids_below=30522)
     assert ids.dtype == torch.int64 and 0 <= int(ids.min()) and int(ids.max()) < 30522
     assert int(ids.max()) > 16 and len(torch.unique(ids)) > 900  # 1024 draws from 30522 rows: few repeats
