@@ -52,10 +52,14 @@ TOLERANCE = 20.0
 TIERS, FAMILIES = "cache_bandwidth_gb_per_s", "kernel_families"
 
 
-def _variant(data: dict, origin: str, name: str, dropped: tuple[str, ...]):
+def _variant(data: dict, origin: str, name: str, dropped: tuple[str, ...], dropped_per_family: tuple[str, ...] = ()):
+    """The spec less its `dropped` top-level fields and, in each kernel family, `dropped_per_family`."""
     variant = copy.deepcopy(data)
     for key in dropped:
         variant.pop(key, None)
+    for family in (variant.get(FAMILIES) or {}).values():
+        for key in dropped_per_family:
+            family.pop(key, None)
     return parse_spec(variant, f"{origin} ({name})", name)
 
 
@@ -75,18 +79,11 @@ def variants(spec_path: Path, untiered_path: Path | None) -> dict:
     if any("gemm_points" in family for family in families.values()):
         # the same calibration with GEMM-shaped families priced by the probes nearest in work
         # instead of nearest in shape: what per-shape pricing changes
-        by_work = copy.deepcopy(data)
-        for family in by_work[FAMILIES].values():
-            family.pop("gemm_points", None)
-        found["by-work"] = parse_spec(by_work, f"{spec_path} (by-work)", "by-work")
+        found["by-work"] = _variant(data, str(spec_path), "by-work", (), ("gemm_points",))
     if any("points" in family or "gemm_points" in family for family in families.values()):
         # the same calibration with one efficiency per family (the median over its probes) instead
         # of the efficiency of the probes nearest in size or shape: what per-probe pricing changes
-        median = copy.deepcopy(data)
-        for family in median[FAMILIES].values():
-            family.pop("points", None)
-            family.pop("gemm_points", None)
-        found["median-eff"] = parse_spec(median, f"{spec_path} (median-eff)", "median-eff")
+        found["median-eff"] = _variant(data, str(spec_path), "median-eff", (), ("points", "gemm_points"))
     return found
 
 
