@@ -17,6 +17,9 @@ kernel families are probed against the spec they belong to):
                  nearest the kernel's work instead of nearest its GEMM shape (rows, reduction)
   median-eff     the default with one efficiency per family (the median of its probes) instead of
                  the efficiency of the probes nearest the kernel's shape or size
+  -in-model      the default without what a kernel pays inside a model (weights streamed from DRAM
+                 when the model outgrows the last-level cache, fresh pages for big buffers)
+The plain variant leaves those out too; +family, +cache, by-work and median-eff keep them.
 With --spec, only the variants that spec can give (itself, less its families, less its tiers).
 On a GPU machine the same script measures the GPU (CUDA events, synchronised). Timings are only
 as quiet as the machine: the load average is printed before and after.
@@ -50,6 +53,7 @@ from profiler.realrun import (  # noqa: E402
 ZOO = sorted((ROOT / "examples" / "zoo").glob("*.py"))
 TOLERANCE = 20.0
 TIERS, FAMILIES = "cache_bandwidth_gb_per_s", "kernel_families"
+IN_MODEL = ("cold_weights_gb_per_s", "fresh_pages")  # what a kernel pays inside a model (profiler/in_model.py)
 
 
 def _variant(data: dict, origin: str, name: str, dropped: tuple[str, ...], dropped_per_family: tuple[str, ...] = ()):
@@ -66,7 +70,7 @@ def _variant(data: dict, origin: str, name: str, dropped: tuple[str, ...], dropp
 def variants(spec_path: Path, untiered_path: Path | None) -> dict:
     """Spec variants by name: from the default calibration and, when given, the --no-cache-tiers one."""
     data = yaml.safe_load(spec_path.read_text())
-    found = {"plain": _variant(data, str(spec_path), "plain", (TIERS, FAMILIES))}
+    found = {"plain": _variant(data, str(spec_path), "plain", (TIERS, FAMILIES, *IN_MODEL))}
     if untiered_path is not None:
         untiered = yaml.safe_load(untiered_path.read_text())
         found["+family"] = _variant(untiered, str(untiered_path), "+family", ())
@@ -75,6 +79,9 @@ def variants(spec_path: Path, untiered_path: Path | None) -> dict:
         found["+family+cache"] = _variant(data, str(spec_path), "+family+cache", ())
     else:
         found["+family"] = _variant(data, str(spec_path), "+family", ())
+    if any(key in data for key in IN_MODEL):
+        # the same calibration without cold weights and fresh pages: what pricing them changes
+        found["-in-model"] = _variant(data, str(spec_path), "-in-model", IN_MODEL)
     families = data.get(FAMILIES) or {}
     if any("gemm_points" in family for family in families.values()):
         # the same calibration with GEMM-shaped families priced by the probes nearest in work

@@ -8,15 +8,15 @@ Parameters count once per tensor: a tied weight belongs to the first module that
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 from torch import nn
 
 from .costs import OpCost, formula_for, is_free
-from .events import OpEvent
-from .tracing import Trace
+from .events import OpEvent, TensorMeta, tensor_args
+from .tracing import Roles, Trace
 from .vocabulary import ConvKind
 
 __all__ = ["Kernel", "Layer", "Totals", "Aggregate", "aggregate", "module_depth"]
@@ -28,10 +28,18 @@ class Kernel:
 
     event: OpEvent
     cost: OpCost
+    # the model's parameters and buffers the op reads, each under its storage's token (a transposed
+    # weight counts as the weight): the roofline prices weights that a model too big for the
+    # last-level cache brings from DRAM on every forward
+    state: tuple[TensorMeta, ...] = ()
 
     @property
     def module(self) -> str:
         return self.event.module
+
+    @property
+    def state_bytes(self) -> int:
+        return sum(t.nbytes for t in self.state)
 
 
 class _Traffic:
@@ -103,6 +111,11 @@ def _owned_counts(model: nn.Module, kind: str) -> dict[str, int]:
     return owned
 
 
+def _state_read(event: OpEvent, roles: Roles) -> tuple[TensorMeta, ...]:
+    read = {roles.base(t): t for t in tensor_args((event.args, event.kwargs)) if roles.is_parameter(t)}
+    return tuple(replace(t, token=token) for token, t in read.items())
+
+
 def cost_of(event: OpEvent) -> OpCost | None:
     formula = formula_for(event.op)
     return formula(event) if formula is not None else None
@@ -118,6 +131,7 @@ def aggregate(
     unsupported_by_module: dict[str, Counter[str]] = defaultdict(Counter)
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     kinds: dict[str, set[ConvKind]] = defaultdict(set)
+    roles = Roles.from_trace(trace)
     for event in trace.events:
         if is_free(event.op):
             continue  # a profiler marker: no kernel, no cost
@@ -133,7 +147,7 @@ def aggregate(
             continue
         if recost is not None:
             cost = recost(Kernel(event, cost))
-        kernels.append(Kernel(event, cost))
+        kernels.append(Kernel(event, cost, _state_read(event, roles)))
         row = sums[event.module]
         row[0] += cost.macs
         row[1] += cost.flops

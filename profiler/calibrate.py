@@ -100,6 +100,9 @@ class Calibration:
     tiers: list[tuple[int, float]] = field(default_factory=list)  # (working-set bytes, GB/s) for the roofline
     families: dict[str, FamilyReading] = field(default_factory=dict)
     caches: list[tuple[str, float, str]] = field(default_factory=list)  # (name, KiB, per)
+    # a model's weights read from DRAM on top of the kernel's time (CPU only; in_model.py)
+    cold_weights_gb_per_s: Reading | None = None
+    fresh_pages: tuple[int, Reading] | None = None  # (smallest buffer in bytes that comes fresh, GB/s of first touch)
     warnings: tuple[str, ...] = ()  # the machine was busy while measuring (plausible.busy_warnings)
 
     def source(self, reading: Reading) -> str:
@@ -206,6 +209,86 @@ def _launch_overhead_us(timer: Timer, plan: _Plan, device: str) -> float:
     return seconds * 1e6
 
 
+COLD_LAYER_FEATURES = 1024  # the cold-weights probe's layers: 1024x1024 fp32 weights, 4 MiB each
+COLD_ROWS = 8
+
+
+def _cold_weights_gb_per_s(timer: Timer, plan: _Plan) -> Reading | None:
+    """One core's rate for weights that are in no cache: linear layers whose weights together are
+    4x the last-level cache, called in turn, against as many calls of one of them (its weights
+    stay cached); the difference is the stream, not hidden by the arithmetic. None if no cost shows."""
+    layer_bytes = COLD_LAYER_FEATURES**2 * 4
+    count = max(2, min(4 * _last_level_cache_bytes(), plan.dram_bytes) // layer_bytes)
+    weights = [torch.randn(COLD_LAYER_FEATURES, COLD_LAYER_FEATURES) for _ in range(count)]
+    rows = torch.randn(COLD_ROWS, COLD_LAYER_FEATURES)
+
+    def in_turn() -> None:
+        for weight in weights:
+            F.linear(rows, weight)
+
+    def one() -> None:
+        for _ in weights:
+            F.linear(rows, weights[0])
+
+    cold = timer.median_s(in_turn, warmup=plan.warmup, repeats=plan.repeats)
+    warm = timer.median_s(one, warmup=plan.warmup, repeats=plan.repeats)
+    if cold <= warm * 1.05:  # the weights stayed cached, or the stream hides behind the arithmetic
+        return None
+    total = count * layer_bytes
+    return Reading(total / (cold - warm) / 1e9,
+                   f"{count} linear layers {COLD_ROWS}x{COLD_LAYER_FEATURES} @ {COLD_LAYER_FEATURES}x"
+                   f"{COLD_LAYER_FEATURES} ({total / MIB:.0f} MiB of weights, 4x the last-level cache) "
+                   f"called in turn: {cold * 1e3:.2f} ms against {warm * 1e3:.2f} ms for one layer called as "
+                   f"often, weight bytes / difference, medians of {plan.repeats}")
+
+
+FRESH_SIZES_MIB = (4, 8, 16, 32, 64)
+
+
+def fresh_pages_from(extra_s: dict[int, float]) -> tuple[int, float] | None:
+    """(smallest buffer in bytes that comes as fresh pages, GB/s of their first touch) from the
+    extra seconds a fresh buffer took over a reused one, by size in MiB. The rate is the largest
+    size's; a size pays when its extra time is at least half of what that rate predicts, and the
+    threshold is the smallest size from which every larger one pays. None when the largest does not.
+
+    >>> smallest, rate = fresh_pages_from({4: 0.0, 16: 0.0001, 32: 0.012, 64: 0.024})
+    >>> smallest // MIB, round(rate, 2)
+    (32, 2.8)
+    """
+    sizes = sorted(extra_s)
+    largest = sizes[-1]
+    if extra_s[largest] <= 0:
+        return None
+    per_byte = extra_s[largest] / (largest * MIB)
+    first = len(sizes)
+    for mib in reversed(sizes):
+        if extra_s[mib] < 0.5 * per_byte * mib * MIB:
+            break
+        first -= 1
+    return sizes[first] * MIB, 1 / per_byte / 1e9
+
+
+def _fresh_pages(timer: Timer, plan: _Plan) -> tuple[int, Reading] | None:
+    """Which buffers the allocator hands out as new pages, and what their first touch costs: fill
+    a newly allocated buffer against filling one kept alive, at growing sizes (fresh_pages_from)."""
+    def extra_s(mib: int) -> float:
+        count = mib * MIB // 4
+        kept = torch.empty(count)
+        reused = timer.median_s(lambda: kept.fill_(1.0), warmup=plan.warmup, repeats=plan.repeats)
+        fresh = timer.median_s(lambda: torch.empty(count).fill_(1.0), warmup=plan.warmup, repeats=plan.repeats)
+        return fresh - reused
+
+    extra = {mib: extra_s(mib) for mib in FRESH_SIZES_MIB}
+    found = fresh_pages_from(extra)
+    if found is None:
+        return None
+    smallest, rate = found
+    steps = ", ".join(f"{mib} MiB: +{extra[mib] * 1e3:.2f} ms" for mib in FRESH_SIZES_MIB)
+    return smallest, Reading(rate, f"torch.empty(n).fill_(1) against filling a buffer kept alive, medians of "
+                                   f"{plan.repeats}, extra time by size: {steps}; buffers of {smallest // MIB} MiB "
+                                   "or more pay it (glibc serves 32 MiB and more by mmap)")
+
+
 # ------------------------------------------------------------------------------------ the machine
 
 
@@ -280,6 +363,7 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
     gemms = _GEMM_DTYPES[device]
     steps = ["memory bandwidth", "cache bandwidth sweep", *(f"{name} GEMM" for name, _, _ in gemms),
              *(["fp32 GEMM on CUDA cores"] if device == "cuda" else []), "launch overhead",
+             *(["cold weights", "fresh pages"] if device == "cpu" else []),
              *([f"{key} probe" for key in PROBES] if families else [])]
     done = 0
 
@@ -331,6 +415,14 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
     launch = Reading(_launch_overhead_us(timer, plan, device),
                      f"1-element torch.add in a loop ({what} cost per op), median of {plan.repeats}")
 
+    cold: Reading | None = None
+    fresh: tuple[int, Reading] | None = None
+    if device == "cpu":  # a GPU's caching allocator keeps its pages; its weight streams overlap
+        step("cold weights")
+        cold = _cold_weights_gb_per_s(timer, plan)
+        step("fresh pages")
+        fresh = _fresh_pages(timer, plan)
+
     calibration = Calibration(
         device=device,
         device_name=device_name(device),
@@ -344,6 +436,8 @@ def _calibrate(device: str, quick: bool, families: bool, cache_tiers: bool, prog
         bandwidth_curve=curve,
         tiers=bandwidth_tiers(curve, dram) if cache_tiers else [],
         caches=cpu_caches() if device == "cpu" else [],
+        cold_weights_gb_per_s=cold,
+        fresh_pages=fresh,
     )
     if families:
         base = parse_spec(spec_dict(calibration, "base"), "the calibration in progress", "base")
@@ -487,9 +581,10 @@ def _probe_inputs(shapes: tuple[tuple[int, ...], ...], device: str, ids_below: i
 
 
 def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...],
-                spec: HardwareSpec) -> tuple[float, float, tuple[int, int] | None]:
+                spec: HardwareSpec) -> tuple[float, float, float, tuple[int, int] | None]:
     """The plain roofline's compute and memory seconds for the module's kernels (no launch overhead),
-    and the (rows, reduction) of its largest GEMM, if it runs one."""
+    the seconds it pays beyond them (fresh pages for big buffers: in_model.py), and the
+    (rows, reduction) of its largest GEMM, if it runs one."""
     from .api import profile  # the pipeline, for probes only: calibrate sits downstream of it
 
     report = profile(module, inputs, hardware=spec)
@@ -498,7 +593,7 @@ def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...],
     kernels = estimate.kernels
     gemms = [shape for shape in map(latency_model.gemm_shape, report.kernels) if shape is not None]
     gemm = max(gemms, key=lambda shape: shape.flops, default=None)
-    return (sum(k.compute_s for k in kernels), sum(k.memory_s for k in kernels),
+    return (sum(k.compute_s for k in kernels), sum(k.memory_s for k in kernels), sum(k.exposed_s for k in kernels),
             (gemm.m, gemm.k) if gemm is not None else None)
 
 
@@ -523,12 +618,12 @@ def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: 
     def run(width: Width, shapes: Shapes) -> tuple[float, float, float, tuple[int, int] | None]:
         module = probe.build(width).to(device)
         inputs = _probe_inputs(shapes, device, int(getattr(module, "num_embeddings")) if probe.ids else None)
-        compute_s, memory_s, gemm = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
+        compute_s, memory_s, beyond_s, gemm = _roofline_s(module, inputs, base)  # traced in eval mode, as it runs below
         # fp32 probes priced against fp32 peaks: TF32 off in cuDNN as in matmuls, as --measure runs fp32
         with inference(module), tf32(False):
             measured = timer.median_s(lambda: module(*inputs), warmup=plan.warmup, repeats=plan.repeats,
                                       batch_s=plan.batch_s)
-        return compute_s, memory_s, measured, gemm
+        return compute_s, memory_s, measured - beyond_s, gemm
 
     try:
         tiny_c, tiny_m, tiny_s, _ = run(*probe.tiny)
@@ -603,6 +698,11 @@ def spec_dict(calibration: Calibration, name: str) -> dict[str, Any]:
         data["kernel_families"] = {
             key: _family_dict(c, family) for key, family in c.families.items()
         }
+    if c.cold_weights_gb_per_s is not None:
+        data["cold_weights_gb_per_s"] = _sourced(c, c.cold_weights_gb_per_s, 3)
+    if c.fresh_pages is not None:
+        smallest, rate = c.fresh_pages
+        data["fresh_pages"] = {"min_kib": smallest // 1024, "gb_per_s": _round(rate.value, 3), "source": c.source(rate)}
     if c.caches:
         data["caches"] = {
             level: {"size_kib": size, "per": per,

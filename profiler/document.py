@@ -171,6 +171,10 @@ def _optional_parts(spec: HardwareSpec) -> dict[str, Any]:
                                       for dtype, a in spec.channel_alignment.items()}
     if spec.latency_model is not None:
         parts["latency_model"] = _latency_model(spec.latency_model)
+    if spec.cold_weights_gb_per_s is not None:
+        parts["cold_weights_gb_per_s"] = spec.cold_weights_gb_per_s.value
+    if spec.fresh_pages is not None:
+        parts["fresh_pages"] = {"min_kib": spec.fresh_pages.min_kib, "gb_per_s": spec.fresh_pages.gb_per_s}
     return parts
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "Cache",
     "BandwidthTier",
     "KernelFamily",
+    "FreshPages",
     "ChannelAlignment",
     "LatencyModel",
     "HardwareSpec",
@@ -57,6 +58,9 @@ _TOP_FIELDS = {
     "memory_capacity_gib",
     # optional: the kernel-aware latency model (profiler/latency_model.py, docs/roofline.md)
     "latency_model",
+    # optional, written by `effprof calibrate` on a CPU: what a kernel pays inside a model on top of
+    # its own roofline, weights coming from DRAM and fresh pages for big buffers (docs/roofline.md)
+    "cold_weights_gb_per_s", "fresh_pages",
 }
 _REQUIRED_TOP = ("description", "kind", "memory_bandwidth_gb_per_s", "vector_units", "efficiency", "launch_overhead_us")
 
@@ -98,6 +102,17 @@ class BandwidthTier:
     """Bandwidth for kernels whose bytes (read + written) fit in `working_set_kib`: data a cache holds."""
 
     working_set_kib: float
+    gb_per_s: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FreshPages:
+    """Buffers of `min_kib` or more come from the operating system as new pages on every
+    allocation (glibc hands them out by mmap and unmaps them on free), and each page's first touch
+    costs a fault and zeroing: `gb_per_s` of the buffer's bytes, on top of the kernel's own time."""
+
+    min_kib: float
     gb_per_s: float
     source: str
 
@@ -223,10 +238,17 @@ class HardwareSpec:
     latency_model: LatencyModel | None = None
     path: str = field(default="", compare=False)
     memory_capacity_gib: Sourced | None = None  # device memory (GiB, 2**30 bytes); system RAM for a CPU
+    # how fast one core reads weights that are not in any cache, not overlapped with its arithmetic
+    cold_weights_gb_per_s: Sourced | None = None
+    fresh_pages: FreshPages | None = None
 
     @property
     def memory_capacity_bytes(self) -> int | None:
         return round(self.memory_capacity_gib.value * 2**30) if self.memory_capacity_gib is not None else None
+
+    @property
+    def last_level_cache_bytes(self) -> int | None:
+        return round(max(c.size_kib for c in self.caches) * 1024) if self.caches else None
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -280,6 +302,10 @@ class HardwareSpec:
         }
         if self.memory_capacity_gib is not None:
             found["memory_capacity_gib"] = self.memory_capacity_gib.source
+        if self.cold_weights_gb_per_s is not None:
+            found["cold_weights_gb_per_s"] = self.cold_weights_gb_per_s.source
+        if self.fresh_pages is not None:
+            found["fresh_pages"] = self.fresh_pages.source
         for key, unit in (("matrix_engine", self.matrix_engine), ("vector_units", self.vector_units)):
             if unit is not None:
                 for dtype, peak in unit.peak_tflop_per_s.items():
@@ -431,6 +457,14 @@ class _Checker:
             source=self.text(value["source"], f"{where}.source"),
         )
 
+
+    def fresh_pages(self, value: Any, where: str) -> FreshPages:
+        self.mapping(value, where, {"min_kib", "gb_per_s", "source"}, ("min_kib", "gb_per_s", "source"))
+        return FreshPages(
+            min_kib=self.number(value["min_kib"], f"{where}.min_kib", "KiB", magnitude="cache_kib"),
+            gb_per_s=self.number(value["gb_per_s"], f"{where}.gb_per_s", "GB/s", magnitude="bandwidth"),
+            source=self.text(value["source"], f"{where}.source"),
+        )
 
     def tiers(self, value: Any, where: str) -> tuple[BandwidthTier, ...]:
         if not isinstance(value, list) or not value:
@@ -606,6 +640,9 @@ def parse_spec(data: Any, origin: str, default_name: str = "") -> HardwareSpec:
         path=origin,
         memory_capacity_gib=check.sourced(top["memory_capacity_gib"], "memory_capacity_gib", "GiB", magnitude="capacity_gib")
         if top.get("memory_capacity_gib") is not None else None,
+        cold_weights_gb_per_s=check.sourced(top["cold_weights_gb_per_s"], "cold_weights_gb_per_s", "GB/s", magnitude="bandwidth")
+        if top.get("cold_weights_gb_per_s") is not None else None,
+        fresh_pages=check.fresh_pages(top["fresh_pages"], "fresh_pages") if top.get("fresh_pages") is not None else None,
     )
 
 

@@ -33,7 +33,7 @@ from .aggregate import Kernel, cost_of
 from .costs import OpCost
 from .errors import UsageError, did_you_mean, option
 from .events import OpEvent, TensorMeta, tensor_args
-from .tracing import Trace
+from .tracing import Roles, Trace
 from .vocabulary import KernelFamily
 
 __all__ = [
@@ -167,32 +167,6 @@ def parse_precision(
         group_size=group_size,
         zero_points=zero_points,
     )
-
-
-@dataclass(frozen=True)
-class Roles:
-    """Which traced tensors are parameters and which the KV cache (base tokens, views resolved)."""
-
-    parameters: frozenset[int]
-    kv_cache: frozenset[int]
-    view_of: dict[int, int]
-
-    @classmethod
-    def from_trace(cls, trace: Trace) -> Roles:
-        return cls(
-            parameters=trace.tags.get("parameters", frozenset()),
-            kv_cache=trace.tags.get("kv_cache", frozenset()),
-            view_of=trace.view_of,
-        )
-
-    def base(self, tensor: TensorMeta) -> int:
-        return self.view_of.get(tensor.token, tensor.token)
-
-    def is_parameter(self, tensor: TensorMeta) -> bool:
-        return self.base(tensor) in self.parameters
-
-    def is_kv(self, tensor: TensorMeta) -> bool:
-        return self.base(tensor) in self.kv_cache
 
 
 @dataclass(frozen=True, slots=True)

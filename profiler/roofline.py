@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from . import latency_model
+from . import in_model, latency_model
 from .aggregate import Kernel, Layer
 from .dtypes import PROFILE_DTYPES, peak_key
 from .errors import UsageError, option
@@ -137,7 +137,9 @@ class KernelEstimate:
     compute_s: float
     memory_s: float
     launch_s: float
-    exposed_s: float = 0.0  # memory (or compute) time not hidden by overlap: kernel-aware specs only
+    # memory (or compute) time not hidden by overlap: the kernel-aware model's, or on a calibrated
+    # CPU what the kernel pays inside a model (cold weights, fresh pages: in_model.py)
+    exposed_s: float = 0.0
     algorithm: str = ""  # the kernel the runtime picks (implicit_gemm, winograd_f2, ...): kernel-aware specs only
 
     @property
@@ -160,7 +162,9 @@ def family_keys(kernel: Kernel) -> tuple[str, ...]:
     return (*kind, f"{family}.{kernel.event.name}", family)
 
 
-def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bool = False) -> KernelEstimate | None:
+def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bool = False,
+                   weights_cold: bool = False) -> KernelEstimate | None:
+    """`weights_cold`: the model's weights outgrow the last-level cache (in_model.weights_are_cold)."""
     choice = choose_unit(group.head, spec, dtype)
     if choice is None:
         return None
@@ -190,6 +194,7 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
         compute_s=compute_time_s(group.flops, choice.peak_tflop_per_s, spec.compute_efficiency.value * compute_scale),
         memory_s=memory_time_s(group.bytes_total, bandwidth, spec.memory_efficiency.value * memory_scale),
         launch_s=family.overhead_us * 1e-6 if family is not None else spec.launch_overhead_s,
+        exposed_s=in_model.in_model_s(group, spec, weights_cold),
     )
 
 
@@ -420,7 +425,8 @@ def estimate(
         if eliminated or merged:
             graph_notes.append(f"--fuse on {spec.name}: {eliminated} concatenations written in place, "
                                f"{merged} parallel 1x1 convolutions merged into wider ones")
-    estimates = tuple(e for e in (estimate_group(g, spec, key, fuse) for g in groups) if e is not None)
+    cold = in_model.weights_are_cold(kernels, spec)
+    estimates = tuple(e for e in (estimate_group(g, spec, key, fuse, cold) for g in groups) if e is not None)
     fused_into = {
         member: group.module for group in groups if group.fused for member in group.members[1:]
     }

@@ -42,7 +42,7 @@ from .errors import EffprofError, InputMismatchError, MetaUnsupportedError, Torc
 from .events import OpEvent, TensorMeta
 from .preserve import ModelState, preserved
 
-__all__ = ["Trace", "ModelInputs", "trace_model", "is_meta_module", "eval_mode", "hooks_on_every_module"]
+__all__ = ["Trace", "Roles", "ModelInputs", "trace_model", "is_meta_module", "eval_mode", "hooks_on_every_module"]
 
 ATTENTION_PSEUDO_OP = "aten::scaled_dot_product_attention"
 
@@ -95,6 +95,32 @@ class Trace:
 
     def base_token(self, token: int) -> int:
         return self.view_of.get(token, token)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which traced tensors are parameters and which the KV cache (base tokens, views resolved)."""
+
+    parameters: frozenset[int]
+    kv_cache: frozenset[int]
+    view_of: dict[int, int]
+
+    @classmethod
+    def from_trace(cls, trace: Trace) -> Roles:
+        return cls(
+            parameters=trace.tags.get("parameters", frozenset()),
+            kv_cache=trace.tags.get("kv_cache", frozenset()),
+            view_of=trace.view_of,
+        )
+
+    def base(self, tensor: TensorMeta) -> int:
+        return self.view_of.get(tensor.token, tensor.token)
+
+    def is_parameter(self, tensor: TensorMeta) -> bool:
+        return self.base(tensor) in self.parameters
+
+    def is_kv(self, tensor: TensorMeta) -> bool:
+        return self.base(tensor) in self.kv_cache
 
 
 def is_meta_module(model: nn.Module) -> bool:

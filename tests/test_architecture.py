@@ -14,7 +14,7 @@ RANK = {
     "errors": 0, "events": 0, "units": 0, "dtypes": 0, "yamlfile": 0, "preserve": 0, "vocabulary": 0, "plausible": 0,
     "costs": 1, "tracing": 1, "hardware": 1, "transforms": 1,
     "loading": 2, "aggregate": 2, "realrun": 2, "liveness": 2,
-    "fusion": 3, "roofline": 3, "precision": 3, "latency_model": 3, "byop": 3,
+    "fusion": 3, "roofline": 3, "precision": 3, "latency_model": 3, "in_model": 3, "byop": 3,
     "report": 4,
     "api": 5,
     "convtable": 6, "advise": 6, "compare": 6, "crosscheck": 6, "budget": 6, "budgets": 6, "measure": 6, "results": 6, "llm": 6,

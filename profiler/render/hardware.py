@@ -94,6 +94,11 @@ def _head_rows(spec: HardwareSpec) -> list[tuple[str, str, str]]:
     ]
     if spec.memory_capacity_gib is not None:
         rows.append(("Memory capacity", f"{spec.memory_capacity_gib.value:g} GiB", spec.memory_capacity_gib.source))
+    if spec.cold_weights_gb_per_s is not None:
+        rows.append(("Cold weights", f"{spec.cold_weights_gb_per_s.value:g} GB/s", spec.cold_weights_gb_per_s.source))
+    if spec.fresh_pages is not None:
+        pages = spec.fresh_pages
+        rows.append(("Fresh pages", f"{pages.gb_per_s:g} GB/s from {_size_text(pages.min_kib)}", pages.source))
     return rows
 
 

@@ -1,0 +1,96 @@
+"""What a kernel pays inside a model on a CPU, on top of the roofline of the kernel run alone.
+
+A calibration probe runs one kernel over and over: its weights stay in the caches and its buffers
+come back from the allocator already mapped. A forward pass is different in two ways that cost
+whole milliseconds on one core, both measured by `effprof calibrate` (docs/roofline.md):
+
+- Cold weights. When the model's parameters and buffers do not fit in the last-level cache, each
+  layer's weights were evicted since the previous forward and stream from DRAM. One core does not
+  hide that stream behind its arithmetic (a GEMM packs its operands before it computes), so the
+  stream's time adds to the kernel's: `cold_weights_gb_per_s`.
+- Fresh pages. glibc serves a buffer of 32 MiB or more by mmap and unmaps it on free, so every
+  such buffer is new pages whose first touch faults and zeroes them: `fresh_pages`. PyTorch's CPU
+  convolution (oneDNN) also copies its input, weights and output into a blocked layout on every
+  call (ONEDNN_VERBOSE shows the reorders), and each copy is such a buffer when it is that big.
+
+Specs without these fields (every bundled spec, any GPU) pay nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .aggregate import Kernel
+from .costs.registry import OpCost
+from .events import TensorMeta, tensor_args
+from .fusion import KernelGroup
+from .hardware import HardwareSpec
+from .vocabulary import KernelFamily
+
+__all__ = ["model_state_bytes", "weights_are_cold", "fresh_buffers", "in_model_s"]
+
+# oneDNN's first-layer kernels read an image of a few channels as it is: no blocked copy of it
+_PLAIN_INPUT_MAX_CHANNELS = 4
+
+
+def model_state_bytes(kernels: Iterable[Kernel]) -> int:
+    """Bytes of the parameters and buffers the forward reads, each tensor once."""
+    seen: dict[int, int] = {}
+    for kernel in kernels:
+        for tensor in kernel.state:
+            seen[tensor.token] = tensor.nbytes
+    return sum(seen.values())
+
+
+def weights_are_cold(kernels: Sequence[Kernel], spec: HardwareSpec) -> bool:
+    """Whether each forward finds its weights evicted: they outgrow the last-level cache."""
+    cache = spec.last_level_cache_bytes
+    return spec.cold_weights_gb_per_s is not None and cache is not None and model_state_bytes(kernels) > cache
+
+
+def _conv_copies(kernel: Kernel) -> list[int]:
+    """Bytes of the blocked-layout copies oneDNN makes of a convolution's input and weights."""
+    tensors = tensor_args(kernel.event.args[:2])
+    if len(tensors) < 2:
+        return []
+    image, weight = tensors
+    copies = [weight.nbytes]
+    if len(image.shape) > 1 and image.shape[1] > _PLAIN_INPUT_MAX_CHANNELS:
+        copies.append(image.nbytes)
+    return copies
+
+
+def _written(kernel: Kernel) -> list[TensorMeta]:
+    cost: OpCost = kernel.cost
+    if kernel.event.inplace or cost.bytes_written == 0:
+        return []  # in place, or a view: nothing new is allocated
+    return list(kernel.event.outputs)
+
+
+def fresh_buffers(group: KernelGroup, spec: HardwareSpec) -> list[int]:
+    """Bytes of each buffer the kernel allocates: the outputs it leaves behind, and on a CPU a
+    convolution's blocked copies (input, weights, and its output before the copy back)."""
+    tail = group.kernels[-1]
+    sizes = [t.nbytes for t in _written(tail)]
+    head = group.head
+    if spec.kind == "cpu" and head.cost.family is KernelFamily.CONV:
+        sizes += _conv_copies(head) + [t.nbytes for t in _written(head)]
+    return sizes
+
+
+def in_model_s(group: KernelGroup, spec: HardwareSpec, weights_cold: bool) -> float:
+    """Seconds the kernel adds inside a model: its weights from DRAM when they are cold, and the
+    first touch of every buffer big enough to come as fresh pages."""
+    seconds = 0.0
+    if weights_cold and spec.cold_weights_gb_per_s is not None:
+        # a view of a weight (its transpose) reads nothing: a kernel streams at most what it reads;
+        # a lookup's rows are scattered over its table, and its family's probe (ids spread over a
+        # table larger than the caches) already prices them from memory
+        streamed = sum(min(k.state_bytes, k.cost.bytes_read) for k in group.kernels
+                       if k.cost.family is not KernelFamily.GATHER)
+        seconds += streamed / (spec.cold_weights_gb_per_s.value * 1e9)
+    pages = spec.fresh_pages
+    if pages is not None:
+        fresh = sum(b for b in fresh_buffers(group, spec) if b >= pages.min_kib * 1024)
+        seconds += fresh / (pages.gb_per_s * 1e9)
+    return seconds
