@@ -533,6 +533,11 @@ def _conv(kernel: int, groups: Callable[[int], int]) -> Callable[[Width], nn.Mod
     return build
 
 
+def _unary(fn: Callable[[torch.Tensor], torch.Tensor], what: str) -> Probe:
+    """An element-wise function on a transformer's MLP activation (128 tokens x 2048)."""
+    return Probe(lambda c: _Call(fn), (8, ((1, 4, 8),)), ((2048, ((1, 128, 2048),)),), what=what)
+
+
 def _maps(*sizes: tuple[int, int]) -> tuple[tuple[int, Shapes], ...]:
     """(channels, spatial) pairs -> typical sizes of one NCHW input at batch 1."""
     return tuple((c, ((1, c, hw, hw),)) for c, hw in sizes)
@@ -563,6 +568,10 @@ PROBES: dict[str, Probe] = {
     "elementwise": Probe(lambda c: _Call(torch.add), (8, ((1, 8, 8, 8),) * 2), ((64, ((1, 64, 56, 56),) * 2),), what="add"),
     "elementwise.relu_": Probe(lambda c: nn.ReLU(inplace=True), TINY_MAP, _maps((64, 112)), what="in-place relu"),
     "elementwise.gelu": Probe(lambda c: nn.GELU(), (8, ((1, 4, 8),)), ((2048, ((1, 128, 2048),)),), what="gelu"),
+    # transcendental element-wise ops cost up to 17x an add per element on a CPU (tanh; exp 5x,
+    # sigmoid and SiLU 2x, measured on one AMD EPYC core): each its own probe
+    **{f"elementwise.{name}": _unary(fn, name) for name, fn in (("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
+                                                                 ("silu", F.silu), ("exp", torch.exp))},
     "pool": Probe(lambda c: nn.MaxPool2d(3, 2, 1), TINY_MAP, _maps((64, 112)), what="3x3/2 max pool"),
     "reduction": Probe(lambda c: nn.AdaptiveAvgPool2d(1), TINY_MAP, _maps((256, 56)), what="global average pool"),
     "softmax": Probe(lambda c: nn.Softmax(-1), (8, ((1, 1, 4, 8),)), ((128, ((1, 8, 128, 128),)),), what="softmax"),
