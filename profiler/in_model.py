@@ -25,9 +25,10 @@ from .costs.registry import OpCost
 from .events import TensorMeta, tensor_args
 from .fusion import KernelGroup
 from .hardware import HardwareSpec
+from .units import format_bytes, format_kib
 from .vocabulary import KernelFamily
 
-__all__ = ["model_state_bytes", "weights_are_cold", "fresh_buffers", "in_model_s"]
+__all__ = ["model_state_bytes", "weights_are_cold", "fresh_buffers", "cold_stream_s", "fresh_pages_s", "in_model_s", "notes"]
 
 # oneDNN's first-layer kernels read an image of a few channels as it is: no blocked copy of it
 _PLAIN_INPUT_MAX_CHANNELS = 4
@@ -78,19 +79,47 @@ def fresh_buffers(group: KernelGroup, spec: HardwareSpec) -> list[int]:
     return sizes
 
 
+def cold_stream_s(group: KernelGroup, spec: HardwareSpec) -> float:
+    """Seconds to stream the kernel's weights from DRAM (when they are cold)."""
+    if spec.cold_weights_gb_per_s is None:
+        return 0.0
+    # a view of a weight (its transpose) reads nothing: a kernel streams at most what it reads;
+    # a lookup's rows are scattered over its table, and its family's probe (ids spread over a
+    # table larger than the caches) already prices them from memory
+    streamed = sum(min(k.state_bytes, k.cost.bytes_read) for k in group.kernels
+                   if k.cost.family is not KernelFamily.GATHER)
+    return streamed / (spec.cold_weights_gb_per_s.value * 1e9)
+
+
+def fresh_pages_s(group: KernelGroup, spec: HardwareSpec) -> tuple[float, int]:
+    """Seconds of first touch of the kernel's buffers big enough to come as fresh pages, and how many."""
+    pages = spec.fresh_pages
+    if pages is None:
+        return 0.0, 0
+    fresh = [b for b in fresh_buffers(group, spec) if b >= pages.min_kib * 1024]
+    return sum(fresh) / (pages.gb_per_s * 1e9), len(fresh)
+
+
 def in_model_s(group: KernelGroup, spec: HardwareSpec, weights_cold: bool) -> float:
     """Seconds the kernel adds inside a model: its weights from DRAM when they are cold, and the
     first touch of every buffer big enough to come as fresh pages."""
-    seconds = 0.0
-    if weights_cold and spec.cold_weights_gb_per_s is not None:
-        # a view of a weight (its transpose) reads nothing: a kernel streams at most what it reads;
-        # a lookup's rows are scattered over its table, and its family's probe (ids spread over a
-        # table larger than the caches) already prices them from memory
-        streamed = sum(min(k.state_bytes, k.cost.bytes_read) for k in group.kernels
-                       if k.cost.family is not KernelFamily.GATHER)
-        seconds += streamed / (spec.cold_weights_gb_per_s.value * 1e9)
-    pages = spec.fresh_pages
-    if pages is not None:
-        fresh = sum(b for b in fresh_buffers(group, spec) if b >= pages.min_kib * 1024)
-        seconds += fresh / (pages.gb_per_s * 1e9)
-    return seconds
+    return (cold_stream_s(group, spec) if weights_cold else 0.0) + fresh_pages_s(group, spec)[0]
+
+
+def notes(groups: Sequence[KernelGroup], kernels: Sequence[Kernel], spec: HardwareSpec) -> list[str]:
+    """What the in-model costs added to the estimate, in a reader's words (none: no line)."""
+    found = []
+    if weights_are_cold(kernels, spec):
+        cache = spec.last_level_cache_bytes or 0
+        seconds = sum(cold_stream_s(g, spec) for g in groups)
+        found.append(f"{spec.name}: the model's {format_bytes(model_state_bytes(kernels))} of weights outgrow the "
+                     f"{format_kib(cache / 1024)} last-level cache and stream from DRAM on every forward: "
+                     f"+{seconds * 1e3:.3g} ms (docs/roofline.md, Inside a model)")
+    priced = [fresh_pages_s(g, spec) for g in groups]
+    count = sum(n for _, n in priced)
+    if count and spec.fresh_pages is not None:
+        buffers = "1 buffer" if count == 1 else f"{count} buffers"
+        found.append(f"{spec.name}: {buffers} of {format_kib(spec.fresh_pages.min_kib)} or more "
+                     f"{'comes' if count == 1 else 'come'} as fresh pages, whose first touch costs "
+                     f"+{sum(s for s, _ in priced) * 1e3:.3g} ms (docs/roofline.md, Inside a model)")
+    return found

@@ -150,9 +150,10 @@ class KernelEstimate:
     def bound(self) -> Bound:
         """The larger of the three terms: a tiny kernel's fixed cost can outweigh both its FLOPs and
         its bytes, and calling it memory-bound would send the reader after bytes that cost nothing."""
-        if self.launch_s > max(self.compute_s, self.memory_s):
+        if self.launch_s > max(self.compute_s, self.memory_s + self.exposed_s):
             return Bound.OVERHEAD
-        return Bound.MEMORY if self.memory_s > self.compute_s else Bound.COMPUTE
+        # exposed time is memory traffic no arithmetic hides (a weight stream, page faults)
+        return Bound.MEMORY if self.memory_s + self.exposed_s > self.compute_s else Bound.COMPUTE
 
 
 def family_keys(kernel: Kernel) -> tuple[str, ...]:
@@ -463,7 +464,8 @@ def estimate(
         total=total,
         primary=_primary_unit(spec, key),
         fused_into=fused_into,
-        notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes),
+        notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes)
+        + tuple(in_model.notes(groups, kernels, spec)),
         _own_layers=frozenset(layers),
     )
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from .errors import UsageError
 
 __all__ = [
-    "si", "format_bytes", "format_seconds", "format_percent", "parse_count", "parse_bytes", "parse_seconds", "parse_percent",
+    "si", "format_bytes", "format_kib", "format_seconds", "format_percent", "parse_count", "parse_bytes", "parse_seconds", "parse_percent",
 ]
 
 _PREFIXES = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")]
@@ -32,6 +32,11 @@ def format_bytes(value: float | int | None) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.2f} {prefix}B".replace("KB", "kB")
     return f"{int(value)} B"
+
+
+def format_kib(kib: float) -> str:
+    """Binary units, as caches and allocations are sized: 32768 -> '32 MiB', 48 -> '48 KiB'."""
+    return f"{kib / 1024:g} MiB" if kib >= 1024 else f"{kib:g} KiB"
 
 
 def format_seconds(value: float | None) -> str:

@@ -146,3 +146,17 @@ def test_hw_show_prints_the_fields_with_their_sources(tmp_path, capsys):
     assert main(["hw", "show", spec.path, "-f", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["cold_weights_gb_per_s"] == 10 and data["fresh_pages"] == {"min_kib": 64, "gb_per_s": 1}
+
+
+def test_the_report_says_what_the_in_model_costs_added(tmp_path):
+    spec = _spec(tmp_path, cold_weights_gb_per_s=COLD, fresh_pages=FRESH)
+    report = profile(nn.Sequential(nn.Linear(256, 256), nn.ReLU()), torch.randn(128, 256), hardware=spec)
+    # weights 263168 B = 0.3 MiB > 64 KiB: 26.3 µs; outputs 128x256x4 = 131072 B >= 64 KiB, twice: 262 µs
+    assert ("in-model: the model's 263.17 kB of weights outgrow the 64 KiB last-level cache and stream from DRAM "
+            "on every forward: +0.0263 ms (docs/roofline.md, Inside a model)") in report.notes
+    assert ("in-model: 2 buffers of 64 KiB or more come as fresh pages, whose first touch costs +0.262 ms "
+            "(docs/roofline.md, Inside a model)") in report.notes
+    # a kernel whose time is mostly page faults is memory-bound, not compute-bound
+    relu = next(k for k in report.estimate.kernels if k.ops == ("aten::relu",))
+    assert relu.exposed_s > relu.compute_s and relu.bound == "memory"
+    assert not [n for n in profile(nn.ReLU(), torch.randn(1, 8), hardware=spec).notes if "in-model" in n]

@@ -13,6 +13,7 @@ from rich.table import Table
 from ..dtypes import PROFILE_DTYPES
 from ..hardware import HardwareSpec, LatencyModel
 from ..results import SpecList
+from ..units import format_kib
 from .formats import Format
 from .markdown import markdown_table
 from .registry import renders
@@ -98,7 +99,7 @@ def _head_rows(spec: HardwareSpec) -> list[tuple[str, str, str]]:
         rows.append(("Cold weights", f"{spec.cold_weights_gb_per_s.value:g} GB/s", spec.cold_weights_gb_per_s.source))
     if spec.fresh_pages is not None:
         pages = spec.fresh_pages
-        rows.append(("Fresh pages", f"{pages.gb_per_s:g} GB/s from {_size_text(pages.min_kib)}", pages.source))
+        rows.append(("Fresh pages", f"{pages.gb_per_s:g} GB/s from {format_kib(pages.min_kib)}", pages.source))
     return rows
 
 
@@ -115,18 +116,14 @@ _CACHE_HEADER = ("Level", "Size", "Per", "Source")
 
 
 def _cache_rows(spec: HardwareSpec) -> list[tuple[str, str, str, str]]:
-    return [(cache.name, _size_text(cache.size_kib), cache.per, cache.source) for cache in spec.caches]
-
-
-def _size_text(kib: float) -> str:
-    return f"{kib / 1024:g} MiB" if kib >= 1024 else f"{kib:g} KiB"
+    return [(cache.name, format_kib(cache.size_kib), cache.per, cache.source) for cache in spec.caches]
 
 
 _TIER_HEADER = ("Working set up to", "GB/s", "Source")
 
 
 def _tier_rows(spec: HardwareSpec) -> list[tuple[str, str, str]]:
-    return [(_size_text(tier.working_set_kib), f"{tier.gb_per_s:g}", tier.source) for tier in spec.cache_bandwidth]
+    return [(format_kib(tier.working_set_kib), f"{tier.gb_per_s:g}", tier.source) for tier in spec.cache_bandwidth]
 
 
 _FAMILY_HEADER = ("Kernel family", "Efficiency", "Overhead", "Probes", "Source")
