@@ -34,7 +34,14 @@ def test_calibrate_prints_what_it_measured(tmp_path, capsys):
     code, out, err = run_cli(["calibrate", "-o", path, "--quick", "--no-families"], capsys)
     assert code == 0, err
     assert f"wrote {path}" in out and "memory bandwidth" in out and f"--hw {path}" in out
-    assert not load_spec(str(path)).kernel_families
+    spec = load_spec(str(path))
+    assert not spec.kernel_families
+    # the in-model costs, where this machine shows them (a CPU with glibc does: docs/roofline.md)
+    if spec.cold_weights_gb_per_s is not None:
+        assert f"  cold weights      {spec.cold_weights_gb_per_s.value:g} GB/s" in out
+    if spec.fresh_pages is not None:
+        assert (f"  fresh pages       {spec.fresh_pages.gb_per_s:g} GB/s of first touch, buffers of "
+                f"{spec.fresh_pages.min_kib / 1024:g} MiB or more") in out
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from ..measure import validate_target
 from ..realrun import DEFAULT_REPEATS, DEFAULT_WARMUP, pick_device
 from ..render import choose_format, emit, formats_of
 from ..results import Validation, ValidationRun
+from ..units import format_kib
 from .options import parse_tolerance
 from .app import app, progress, stderr, stdout
 
@@ -53,6 +54,11 @@ def calibrate_command(
         peaks = ", ".join(f"{dtype} {peak.value:g}" for dtype, peak in unit.peak_tflop_per_s.items())
         stdout.print(f"  {unit_name} peaks    {peaks} TFLOP/s")
     stdout.print(f"  launch overhead   {spec.launch_overhead_us.value:g} µs")
+    if spec.cold_weights_gb_per_s is not None:
+        stdout.print(f"  cold weights      {spec.cold_weights_gb_per_s.value:g} GB/s (weights from DRAM, not hidden by compute)")
+    if spec.fresh_pages is not None:
+        stdout.print(f"  fresh pages       {spec.fresh_pages.gb_per_s:g} GB/s of first touch, buffers of "
+                     f"{format_kib(spec.fresh_pages.min_kib)} or more")
     if spec.kernel_families:
         stdout.print(f"  kernel families   {len(spec.kernel_families)} probed (efficiency, fixed cost): "
                      + ", ".join(f"{k} {f.efficiency:.2g}/{f.overhead_us:.3g}µs" for k, f in spec.kernel_families.items()))
