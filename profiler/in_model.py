@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .aggregate import Kernel
-from .costs.registry import OpCost
 from .events import TensorMeta, tensor_args
 from .fusion import KernelGroup
 from .hardware import HardwareSpec
@@ -62,8 +61,7 @@ def _conv_copies(kernel: Kernel) -> list[int]:
 
 
 def _written(kernel: Kernel) -> list[TensorMeta]:
-    cost: OpCost = kernel.cost
-    if kernel.event.inplace or cost.bytes_written == 0:
+    if kernel.event.inplace or kernel.cost.bytes_written == 0:
         return []  # in place, or a view: nothing new is allocated
     return list(kernel.event.outputs)
 
