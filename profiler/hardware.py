@@ -30,6 +30,7 @@ __all__ = [
     "Unit",
     "Cache",
     "BandwidthTier",
+    "FamilyCalibration",
     "KernelFamily",
     "FreshPages",
     "ChannelAlignment",
@@ -118,7 +119,7 @@ class FreshPages:
 
 
 @dataclass(frozen=True, slots=True)
-class KernelFamily:
+class FamilyCalibration:
     """How one kind of kernel fares against the roofline on this device, measured on probe kernels:
     its roofline time is divided by `efficiency` and `overhead_us` replaces the launch overhead.
     Keys: a cost family ('pool'), 'family.conv_kind' ('conv.depthwise') or 'family.aten_op'."""
@@ -173,6 +174,11 @@ class KernelFamily:
             if x0 <= x <= x1:
                 return e0 + (e1 - e0) * (x - x0) / (x1 - x0)
         return self.efficiency  # unreachable: the curve is sorted and brackets x
+
+
+# effprof 0.1's name for it, kept for code that imports it; `vocabulary.KernelFamily` is the enum
+# of the family words themselves
+KernelFamily = FamilyCalibration
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +239,7 @@ class HardwareSpec:
     matrix_engine: Unit | None = None
     caches: tuple[Cache, ...] = ()
     cache_bandwidth: tuple[BandwidthTier, ...] = ()  # ascending working sets, non-increasing bandwidth
-    kernel_families: Mapping[str, KernelFamily] = field(default_factory=dict)
+    kernel_families: Mapping[str, FamilyCalibration] = field(default_factory=dict)
     channel_alignment: Mapping[str, ChannelAlignment] = field(default_factory=dict)
     latency_model: LatencyModel | None = None
     path: str = field(default="", compare=False)
@@ -265,7 +271,7 @@ class HardwareSpec:
                 return tier.gb_per_s
         return self.memory_bandwidth_gb_per_s.value
 
-    def kernel_family(self, keys: tuple[str, ...]) -> KernelFamily | None:
+    def kernel_family(self, keys: tuple[str, ...]) -> FamilyCalibration | None:
         """The first of `keys` (most specific first) that the spec calibrated, if any."""
         for key in keys:
             if key in self.kernel_families:
@@ -484,13 +490,13 @@ class _Checker:
                 raise self.fail(where, "tiers in ascending working_set_kib with non-increasing value", show_got=False)
         return tuple(tiers)
 
-    def families(self, value: Any, where: str) -> dict[str, KernelFamily]:
+    def families(self, value: Any, where: str) -> dict[str, FamilyCalibration]:
         found = {}
         for key, item in self.mapping(value, where).items():
             at = f"{where}.{key}"
             self.mapping(item, at, {"efficiency", "overhead_us", "source", "points", "gemm_points"},
                          ("efficiency", "overhead_us", "source"))
-            found[key] = KernelFamily(
+            found[key] = FamilyCalibration(
                 key=key,
                 efficiency=self.number(item["efficiency"], f"{at}.efficiency", "a fraction of the peak", at_most=10.0),
                 overhead_us=self.number(item["overhead_us"], f"{at}.overhead_us", "µs", positive=False, magnitude="family_overhead_us"),

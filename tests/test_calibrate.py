@@ -185,15 +185,15 @@ def test_the_most_specific_family_key_wins(tmp_path):
 
 
 def test_family_efficiency_follows_the_probes_nearest_in_size():
-    from profiler.hardware import KernelFamily
+    from profiler.hardware import FamilyCalibration
 
-    family = KernelFamily("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5), (100.0, 0.9), (100.0, 0.7)))
+    family = FamilyCalibration("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5), (100.0, 0.9), (100.0, 0.7)))
     # probes of 100 µs of work average 0.8; below the smallest and above the largest, the nearest
     assert family.efficiency_for(5e-6) == pytest.approx(0.5)
     assert family.efficiency_for(1e-3) == pytest.approx(0.8)
     # 31.62 µs is halfway from 10 to 100 µs in log(work): halfway from 0.5 to 0.8
     assert family.efficiency_for(10 ** 1.5 * 1e-6) == pytest.approx(0.65)
-    assert KernelFamily("pool", 0.6, 1.0, "test").efficiency_for(1e-3) == 0.6  # no points: the median
+    assert FamilyCalibration("pool", 0.6, 1.0, "test").efficiency_for(1e-3) == 0.6  # no points: the median
 
 
 def test_a_family_with_points_prices_a_kernel_by_its_size(tmp_path):
@@ -206,9 +206,9 @@ def test_a_family_with_points_prices_a_kernel_by_its_size(tmp_path):
 
 
 def test_a_gemm_family_follows_the_probe_nearest_in_shape():
-    from profiler.hardware import KernelFamily
+    from profiler.hardware import FamilyCalibration
 
-    family = KernelFamily("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5),),
+    family = FamilyCalibration("conv.standard", 0.6, 10.0, "test", points=((10.0, 0.5),),
                           gemm_points=((49, 4608, 1.2), (3136, 576, 2.4), (12544, 27, 0.2), (12544, 27, 0.4)))
     # a late 1024-channel layer on 7x7 (49 rows, 9216 deep): one octave from the 49 x 4608 probe
     assert family.efficiency_at(1e-3, 49, 9216) == pytest.approx(1.2)
@@ -218,7 +218,7 @@ def test_a_gemm_family_follows_the_probe_nearest_in_shape():
     assert family.efficiency_at(1e-3, 50176, 27) == pytest.approx(0.3)
     # no shape (not a GEMM): by work, as before
     assert family.efficiency_at(5e-6) == pytest.approx(0.5)
-    assert KernelFamily("pool", 0.6, 1.0, "test").efficiency_at(1e-3, 49, 9216) == 0.6
+    assert FamilyCalibration("pool", 0.6, 1.0, "test").efficiency_at(1e-3, 49, 9216) == 0.6
 
 
 def test_a_family_with_gemm_points_prices_a_convolution_by_its_shape(tmp_path):

@@ -254,3 +254,11 @@ def test_memory_capacity_in_bytes_is_refused_with_the_fix():
     data["memory_capacity_gib"] = {"value": 17_179_869_184, "source": "16 GiB written in bytes"}
     with pytest.raises(SpecError, match=r"memory_capacity_gib.value.*if 1.71799e\+10 is in bytes, write 16"):
         parse_spec(data, "t4.yaml")
+
+
+def test_the_calibration_record_keeps_its_old_name():
+    # effprof 0.1 called hardware.FamilyCalibration KernelFamily; code importing it still works
+    from profiler.hardware import FamilyCalibration, KernelFamily
+    from profiler.vocabulary import KernelFamily as FamilyWord
+
+    assert KernelFamily is FamilyCalibration and KernelFamily is not FamilyWord

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import signal
 import sys
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol, cast
 
 from ..errors import EffprofError, model_exit_message, spelled_as
 from .app import app, command_words
@@ -128,10 +128,19 @@ def _is_usage_error(error: Exception) -> bool:
     return type(error).__module__.split(".")[0] in ("typer", "click") and hasattr(error, "format_message")
 
 
+class _ClickError(Protocol):
+    """What a click usage error offers (matched by module name: typer vendors click's types)."""
+
+    def format_message(self) -> str: ...
+
+    def show(self) -> None: ...
+
+
 def _usage_error(error: Exception) -> int:
-    message = error.format_message()  # type: ignore[attr-defined]
+    click_error = cast(_ClickError, error)
+    message = click_error.format_message()
     if type(error).__name__ == "NoArgsIsHelpError":  # `effprof` or `effprof hw` alone: the help is the answer
-        error.show()  # type: ignore[attr-defined]
+        click_error.show()
         return int(getattr(error, "exit_code", USAGE_ERROR))
     ctx = getattr(error, "ctx", None)
     command = ctx.command_path if ctx is not None else "effprof"

@@ -36,7 +36,7 @@ class Clock:
 
     def stamp(self) -> Stamp:
         if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]  # torch's Event.__init__ is unannotated
             event.record()
             return event
         return time.perf_counter_ns()
