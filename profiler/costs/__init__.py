@@ -4,7 +4,7 @@ Importing this package fills the registry; `formula_for(op)` and `is_free(op)` a
 lookups the rest of effprof uses (by full op name, `aten::mm`).
 """
 
-from . import attention, conv, matmul, movement, norm, numeric, pointwise, pooling, softmax  # noqa: F401
+from . import attention, conv, loss, matmul, movement, norm, numeric, pointwise, pooling, softmax  # noqa: F401
 from .conv import conv_kind
 from .registry import FREE_OPS, OpCost, formula_for, is_free, registered_ops
 

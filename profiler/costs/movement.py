@@ -18,6 +18,7 @@ VIEW_OPS = (
     "view", "_unsafe_view", "reshape", "_reshape_alias", "transpose", "permute", "expand",
     "expand_as", "slice", "select", "squeeze", "unsqueeze", "t", "as_strided", "alias",
     "detach", "unbind", "split", "split_with_sizes", "chunk", "tensor_split", "narrow",
+    "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "unflatten", "flatten", "view_as", "view_as_real", "view_as_complex", "diagonal",
     "lift_fresh", "unfold", "_conj", "_neg_view", "numpy_T", "movedim", "swapaxes", "swapdims",
     "real", "imag", "resolve_conj", "resolve_neg", "_local_scalar_dense", "item",
