@@ -77,7 +77,7 @@ def profile(
         report_dtype = precision.gemm_dtype
         notes.append(
             f"precision per role: {precision.label}; GEMMs priced at the {precision.gemm_dtype} peak"
-            + ("; dequantizing weights in registers is not in the estimate (effprof llm prices it)"
+            + ("; weights dequantized in registers on the vector units, added to each GEMM's compute time"
                if precision.weights in ("int8", "int4") and precision.gemm_dtype != "int8" else "")
         )
     roofline = None

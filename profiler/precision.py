@@ -249,7 +249,8 @@ def reprice(kernel: Kernel, roles: Roles, precision: Precision, *, eager_cache: 
 
 def recoster(trace: Trace, precision: Precision) -> Callable[[Kernel], OpCost]:
     """For `aggregate(recost=...)`: each kernel's OpCost with its bytes in the formats of `precision`
-    (FLOPs and MACs unchanged: dequantizing is not the model's arithmetic). Without a cache tagged by
+    and the vector operations that dequantize its operands (FLOPs and MACs unchanged: dequantizing
+    is not the model's arithmetic). Without a cache tagged by
     the caller, the KV cache is what the forward writes rows into in place (a static cache)."""
     roles = Roles.from_trace(trace)
     if not roles.kv_cache:
@@ -261,7 +262,8 @@ def recoster(trace: Trace, precision: Precision) -> Callable[[Kernel], OpCost]:
 
     def recost(kernel: Kernel) -> OpCost:
         priced = reprice(kernel, roles, precision)
-        return replace(kernel.cost, bytes_read=priced.bytes_read, bytes_written=priced.bytes_written)
+        return replace(kernel.cost, bytes_read=priced.bytes_read, bytes_written=priced.bytes_written,
+                       dequant_ops=priced.dequant_ops)
 
     return recost
 

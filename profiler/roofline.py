@@ -19,7 +19,7 @@ docs/roofline.md derives the numbers and lists the model's limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from . import in_model, latency_model
@@ -170,7 +170,7 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
     if choice is None:
         return None
     if spec.latency_model is not None:
-        return _kernel_aware(group, spec, dtype, choice, fused)
+        return _with_dequant(_kernel_aware(group, spec, dtype, choice, fused), group, spec, dtype)
     # calibrated specs only (docs/accuracy.md): bandwidth of the cache the kernel's bytes fit in,
     # and the head's kernel family's measured fixed cost and efficiency, the share of the peak FLOP
     # rate the family reaches (of the bandwidth, for families that do no arithmetic: copies,
@@ -185,7 +185,7 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
     rows, reduction = (shape.m, shape.k) if shape is not None else (None, None)
     scale = family.efficiency_at(work_s, rows, reduction) if family is not None else 1.0
     compute_scale, memory_scale = (scale, 1.0) if group.flops else (1.0, scale)
-    return KernelEstimate(
+    return _with_dequant(KernelEstimate(
         module=group.module,
         ops=tuple(k.event.op for k in group.kernels),
         members=group.members,
@@ -196,7 +196,17 @@ def estimate_group(group: KernelGroup, spec: HardwareSpec, dtype: str, fused: bo
         memory_s=memory_time_s(group.bytes_total, bandwidth, spec.memory_efficiency.value * memory_scale),
         launch_s=family.overhead_us * 1e-6 if family is not None else spec.launch_overhead_s,
         exposed_s=in_model.in_model_s(group, spec, weights_cold),
-    )
+    ), group, spec, dtype)
+
+
+def _with_dequant(kernel: KernelEstimate, group: KernelGroup, spec: HardwareSpec, dtype: str) -> KernelEstimate:
+    """Quantized operands unpacked in registers (precision per role) on the vector units: their
+    operations add to the kernel's compute time, as `effprof llm` prices them."""
+    ops = sum(k.cost.dequant_ops for k in group.kernels)
+    if not ops:
+        return kernel
+    seconds = compute_time_s(ops, _vector_choice(spec, dtype).peak_tflop_per_s, spec.compute_efficiency.value)
+    return replace(kernel, compute_s=kernel.compute_s + seconds)
 
 
 # ---- kernel-aware latency (specs with a `latency_model`): the pricing lives in latency_model.py ----

@@ -114,3 +114,29 @@ def test_profile_refuses_dtype_with_a_precision(write_model, capsys):
     code = main([str(write_model(SMALL_NET)), "-i", "1,3,8,8", "--dtype", "fp16", "--weights", "int8"])
     err = capsys.readouterr().err
     assert code == 2 and "give one or the other" in err and "Traceback" not in err
+
+
+def test_profile_adds_the_dequantization_of_weight_only_formats_to_the_gemm():
+    from profiler.api import profile
+    from profiler.hardware import load_spec
+
+    model, x = nn.Linear(4096, 4096, bias=False), torch.randn(1, 4096)
+    t4 = load_spec("t4")
+
+    def mm(precision):
+        report = profile(model, x, hardware="t4", precision=precision)
+        return next(k for k in report.estimate.kernels if k.ops == ("aten::mm",)), report.notes
+
+    (int4, notes), (fp16, _) = mm(parse_precision("int4")), mm(parse_precision("fp16"))
+    # int4 weights, fp16 GEMM: convert and scale each of the 16,777,216 weights on the vector units
+    # at T4's fp16 vector peak, on top of the same GEMM
+    dequant_s = 2 * 4096 * 4096 / (t4.vector_units.peak("fp16").value * 1e12 * t4.compute_efficiency.value)
+    assert int4.compute_s - fp16.compute_s == pytest.approx(dequant_s, rel=1e-9)
+    assert any("weights dequantized in registers on the vector units" in note for note in notes)
+    # with zero points, 3 operations per weight
+    zero, _ = mm(parse_precision("int4", zero_points=True))
+    assert zero.compute_s - fp16.compute_s == pytest.approx(1.5 * dequant_s, rel=1e-9)
+    # W8A8 runs on int8 tensor cores: nothing to dequantize
+    w8a8, _ = mm(parse_precision("int8", "int8"))
+    assert w8a8.flops == fp16.flops and not any(k.cost.dequant_ops for k in profile(
+        model, x, hardware="t4", precision=parse_precision("int8", "int8")).kernels)

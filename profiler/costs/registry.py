@@ -44,6 +44,9 @@ class OpCost:
     conv_kind: ConvKind | None = None
     channels_per_group: int | None = None
     training: bool = False
+    # vector operations that unpack quantized operands in registers (a W4A16 GEMM's convert and
+    # scale per weight element: precision per role); priced as time, never the model's FLOPs
+    dequant_ops: int = 0
 
     def __post_init__(self) -> None:
         if type(self.family) is not KernelFamily:  # a formula of the user's may pass the plain word
