@@ -16,6 +16,7 @@ from .hardware import HardwareSpec, load_spec
 from .loading import LoadedModel, named_tensors, with_batch
 from .precision import Precision, recoster
 from .report import InputInfo, Report
+from .liveness import peak_live_bytes
 from .roofline import estimate
 from .tracing import ModelInputs, trace_model
 
@@ -82,7 +83,9 @@ def profile(
         )
     roofline = None
     if spec is not None:
-        roofline = estimate(result.kernels, result.layers, spec, dtype=report_dtype, batch=_batch_of(inputs), fuse=fuse)
+        live = peak_live_bytes((k.event for k in result.kernels), trace.view_of, trace.tags.get("parameters", frozenset()))
+        roofline = estimate(result.kernels, result.layers, spec, dtype=report_dtype, batch=_batch_of(inputs), fuse=fuse,
+                            activation_bytes=live)
         notes.extend(roofline.notes)
     return Report(
         model=name or type(model).__name__,

@@ -42,10 +42,12 @@ def model_state_bytes(kernels: Iterable[Kernel]) -> int:
     return sum(seen.values())
 
 
-def weights_are_cold(kernels: Sequence[Kernel], spec: HardwareSpec) -> bool:
-    """Whether each forward finds its weights evicted: they outgrow the last-level cache."""
+def weights_are_cold(kernels: Sequence[Kernel], spec: HardwareSpec, activation_bytes: int = 0) -> bool:
+    """Whether each forward finds its weights evicted: they and the most activations alive at once
+    outgrow the last-level cache."""
     cache = spec.last_level_cache_bytes
-    return spec.cold_weights_gb_per_s is not None and cache is not None and model_state_bytes(kernels) > cache
+    return (spec.cold_weights_gb_per_s is not None and cache is not None
+            and model_state_bytes(kernels) + activation_bytes > cache)
 
 
 def _conv_copies(kernel: Kernel) -> list[int]:
@@ -104,14 +106,16 @@ def in_model_s(group: KernelGroup, spec: HardwareSpec, weights_cold: bool) -> fl
     return (cold_stream_s(group, spec) if weights_cold else 0.0) + fresh_pages_s(group, spec)[0]
 
 
-def notes(groups: Sequence[KernelGroup], kernels: Sequence[Kernel], spec: HardwareSpec) -> list[str]:
+def notes(groups: Sequence[KernelGroup], kernels: Sequence[Kernel], spec: HardwareSpec,
+          activation_bytes: int = 0) -> list[str]:
     """What the in-model costs added to the estimate, in a reader's words (none: no line)."""
     found = []
-    if weights_are_cold(kernels, spec):
+    if weights_are_cold(kernels, spec, activation_bytes):
         cache = spec.last_level_cache_bytes or 0
         seconds = sum(cold_stream_s(g, spec) for g in groups)
-        found.append(f"{spec.name}: the model's {format_bytes(model_state_bytes(kernels))} of weights outgrow the "
-                     f"{format_kib(cache / 1024)} last-level cache and stream from DRAM on every forward: "
+        found.append(f"{spec.name}: the model's {format_bytes(model_state_bytes(kernels))} of weights and "
+                     f"{format_bytes(activation_bytes)} of live activations outgrow the "
+                     f"{format_kib(cache / 1024)} last-level cache: the weights stream from DRAM on every forward, "
                      f"+{seconds * 1e3:.3g} ms (docs/roofline.md, Inside a model)")
     priced = [fresh_pages_s(g, spec) for g in groups]
     count = sum(n for _, n in priced)

@@ -426,8 +426,11 @@ def estimate(
     dtype: str,
     batch: int,
     fuse: bool = False,
+    activation_bytes: int = 0,
 ) -> RooflineEstimate:
-    """Roofline estimate of costed `kernels` (from `aggregate`) on `spec` in `dtype` at `batch`."""
+    """Roofline estimate of costed `kernels` (from `aggregate`) on `spec` in `dtype` at `batch`.
+    `activation_bytes`: the most the forward's own tensors hold at once (liveness.peak_live_bytes),
+    which share the last-level cache with the weights (in_model.weights_are_cold)."""
     key = _check_dtype(dtype, spec)
     groups = fuse_kernels(list(kernels)) if fuse else eager_groups(list(kernels))
     graph_notes: list[str] = []
@@ -436,7 +439,7 @@ def estimate(
         if eliminated or merged:
             graph_notes.append(f"--fuse on {spec.name}: {eliminated} concatenations written in place, "
                                f"{merged} parallel 1x1 convolutions merged into wider ones")
-    cold = in_model.weights_are_cold(kernels, spec)
+    cold = in_model.weights_are_cold(kernels, spec, activation_bytes)
     estimates = tuple(e for e in (estimate_group(g, spec, key, fuse, cold) for g in groups) if e is not None)
     fused_into = {
         member: group.module for group in groups if group.fused for member in group.members[1:]
@@ -475,7 +478,7 @@ def estimate(
         primary=_primary_unit(spec, key),
         fused_into=fused_into,
         notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes)
-        + tuple(in_model.notes(groups, kernels, spec)),
+        + tuple(in_model.notes(groups, kernels, spec, activation_bytes)),
         _own_layers=frozenset(layers),
     )
 

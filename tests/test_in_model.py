@@ -64,6 +64,15 @@ def test_the_cold_rule_counts_the_whole_model_not_one_layer(tmp_path):
     assert all(k.exposed_s == 0 for k in kernels if k.ops == ("aten::t",))  # a view reads nothing
 
 
+def test_activations_share_the_cache_with_the_weights(tmp_path):
+    # 263168 B of weights fit a 512 KiB cache alone; with a 1024x256 fp32 output (1048576 B) alive, they do not
+    spec = _spec(tmp_path, llc_kib=512, cold_weights_gb_per_s=COLD)
+    small = _kernels(nn.Linear(256, 256), torch.randn(2, 256), spec)["aten::addmm"]
+    large = _kernels(nn.Linear(256, 256), torch.randn(1024, 256), spec)["aten::addmm"]
+    assert small.exposed_s == 0
+    assert large.exposed_s == pytest.approx(263168 / 10e9, rel=1e-12)
+
+
 def test_a_lookup_is_not_priced_cold_twice(tmp_path):
     # the embedding's table (1000 x 64 x 4 = 256000 B) outgrows the cache, but its family's probe
     # already reads rows from memory: no cold stream on top
@@ -152,8 +161,10 @@ def test_the_report_says_what_the_in_model_costs_added(tmp_path):
     spec = _spec(tmp_path, cold_weights_gb_per_s=COLD, fresh_pages=FRESH)
     report = profile(nn.Sequential(nn.Linear(256, 256), nn.ReLU()), torch.randn(128, 256), hardware=spec)
     # weights 263168 B = 0.3 MiB > 64 KiB: 26.3 µs; outputs 128x256x4 = 131072 B >= 64 KiB, twice: 262 µs
-    assert ("in-model: the model's 263.17 kB of weights outgrow the 64 KiB last-level cache and stream from DRAM "
-            "on every forward: +0.0263 ms (docs/roofline.md, Inside a model)") in report.notes
+    # live at once: the linear's output and the ReLU's, 131072 B each
+    assert ("in-model: the model's 263.17 kB of weights and 262.14 kB of live activations outgrow the 64 KiB "
+            "last-level cache: the weights stream from DRAM on every forward, +0.0263 ms "
+            "(docs/roofline.md, Inside a model)") in report.notes
     assert ("in-model: 2 buffers of 64 KiB or more come as fresh pages, whose first touch costs +0.262 ms "
             "(docs/roofline.md, Inside a model)") in report.notes
     # a kernel whose time is mostly page faults is memory-bound, not compute-bound
