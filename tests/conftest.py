@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -23,6 +24,17 @@ class Net(nn.Module):
     def forward(self, x):
         return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
 """
+
+
+class Lambda(torch.nn.Module):
+    """A function as a module, so that a test profiles one op or a few like a model."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
 
 
 @pytest.fixture

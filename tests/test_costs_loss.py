@@ -7,22 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from conftest import Lambda
 from profiler import profile
 
 
-class _Loss(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
 def _kernels(fn, *args):
-    report = profile(_Loss(fn), args)
+    report = profile(Lambda(fn), args)
     assert not report.unsupported_ops
     return {k.event.op: k.cost for k in report.kernels}
 

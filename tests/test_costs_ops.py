@@ -7,16 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conftest import Lambda
 from profiler import profile
-
-
-class Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
 
 
 def totals(fn, *inputs, **kwargs):
