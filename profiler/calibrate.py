@@ -218,7 +218,8 @@ def _cold_weights_gb_per_s(timer: Timer, plan: _Plan) -> Reading | None:
     4x the last-level cache, called in turn, against as many calls of one of them (its weights
     stay cached); the difference is the stream, not hidden by the arithmetic. None if no cost shows."""
     layer_bytes = COLD_LAYER_FEATURES**2 * 4
-    count = max(2, min(4 * _last_level_cache_bytes(), plan.dram_bytes) // layer_bytes)
+    cache = _last_level_cache_bytes()
+    count = max(2, min(4 * cache, plan.dram_bytes) // layer_bytes)
     weights = [torch.randn(COLD_LAYER_FEATURES, COLD_LAYER_FEATURES) for _ in range(count)]
     rows = torch.randn(COLD_ROWS, COLD_LAYER_FEATURES)
 
@@ -237,7 +238,7 @@ def _cold_weights_gb_per_s(timer: Timer, plan: _Plan) -> Reading | None:
     total = count * layer_bytes
     return Reading(total / (cold - warm) / 1e9,
                    f"{count} linear layers {COLD_ROWS}x{COLD_LAYER_FEATURES} @ {COLD_LAYER_FEATURES}x"
-                   f"{COLD_LAYER_FEATURES} ({total / MIB:.0f} MiB of weights, 4x the last-level cache) "
+                   f"{COLD_LAYER_FEATURES} ({total / MIB:.0f} MiB of weights, {total / cache:.2g}x the last-level cache) "
                    f"called in turn: {cold * 1e3:.2f} ms against {warm * 1e3:.2f} ms for one layer called as "
                    f"often, weight bytes / difference, medians of {plan.repeats}")
 
