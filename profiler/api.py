@@ -13,10 +13,10 @@ from .aggregate import aggregate
 from .dtypes import dtype_name, parse_dtype
 from .errors import EffprofError, MetaUnsupportedError, UsageError, option
 from .hardware import HardwareSpec, load_spec
+from .in_model import live_activation_bytes
 from .loading import LoadedModel, named_tensors, with_batch
 from .precision import Precision, recoster
 from .report import InputInfo, Report
-from .liveness import peak_live_bytes
 from .roofline import estimate
 from .tracing import ModelInputs, trace_model
 
@@ -83,7 +83,7 @@ def profile(
         )
     roofline = None
     if spec is not None:
-        live = peak_live_bytes((k.event for k in result.kernels), trace.view_of, trace.tags.get("parameters", frozenset()))
+        live = live_activation_bytes(result.kernels, trace.view_of, trace.tags.get("parameters", frozenset()), spec)
         roofline = estimate(result.kernels, result.layers, spec, dtype=report_dtype, batch=_batch_of(inputs), fuse=fuse,
                             activation_bytes=live)
         notes.extend(roofline.notes)

@@ -597,7 +597,7 @@ def _probe_inputs(shapes: tuple[tuple[int, ...], ...], device: str, ids_below: i
 def _roofline_s(module: nn.Module, inputs: tuple[torch.Tensor, ...],
                 spec: HardwareSpec) -> tuple[float, float, float, tuple[int, int] | None]:
     """The plain roofline's compute and memory seconds for the module's kernels (no launch overhead),
-    the seconds it pays beyond them (fresh pages for big buffers: in_model.py), and the
+    the seconds it pays beyond them (fresh pages, cold weights: in_model.py), and the
     (rows, reduction) of its largest GEMM, if it runs one."""
     from .api import profile  # the pipeline, for probes only: calibrate sits downstream of it
 
@@ -637,7 +637,8 @@ def _probe(probe: Probe, base: HardwareSpec, timer: Timer, plan: _Plan, device: 
         with inference(module), tf32(False):
             measured = timer.median_s(lambda: module(*inputs), warmup=plan.warmup, repeats=plan.repeats,
                                       batch_s=plan.batch_s)
-        return compute_s, memory_s, measured - beyond_s, gemm
+        own_s = measured - beyond_s  # what the family's fixed cost and efficiency must explain
+        return compute_s, memory_s, own_s, gemm
 
     try:
         tiny_c, tiny_m, tiny_s, _ = run(*probe.tiny)

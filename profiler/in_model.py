@@ -24,10 +24,11 @@ from .aggregate import Kernel
 from .events import TensorMeta, tensor_args
 from .fusion import KernelGroup
 from .hardware import HardwareSpec
+from .liveness import peak_live_bytes
 from .units import format_bytes, format_kib
 from .vocabulary import KernelFamily
 
-__all__ = ["model_state_bytes", "weights_are_cold", "fresh_buffers", "cold_stream_s", "fresh_pages_s", "in_model_s", "notes"]
+__all__ = ["model_state_bytes", "weights_are_cold", "fresh_buffers", "cold_stream_s", "fresh_pages_s", "in_model_s", "live_activation_bytes", "notes"]
 
 # oneDNN's first-layer kernels read an image of a few channels as it is: no blocked copy of it
 _PLAIN_INPUT_MAX_CHANNELS = 4
@@ -40,6 +41,15 @@ def model_state_bytes(kernels: Iterable[Kernel]) -> int:
         for tensor in kernel.state:
             seen[tensor.token] = tensor.nbytes
     return sum(seen.values())
+
+
+def live_activation_bytes(kernels: Sequence[Kernel], view_of: dict[int, int], parameters: frozenset[int],
+                          spec: HardwareSpec) -> int:
+    """The most bytes the forward's own tensors hold at once, where the spec prices cold weights
+    (0 elsewhere: the liveness walk over every op is skipped for specs that have no use for it)."""
+    if spec.cold_weights_gb_per_s is None or spec.last_level_cache_bytes is None:
+        return 0
+    return peak_live_bytes((k.event for k in kernels), view_of, parameters)
 
 
 def weights_are_cold(kernels: Sequence[Kernel], spec: HardwareSpec, activation_bytes: int = 0) -> bool:
@@ -107,10 +117,10 @@ def in_model_s(group: KernelGroup, spec: HardwareSpec, weights_cold: bool) -> fl
 
 
 def notes(groups: Sequence[KernelGroup], kernels: Sequence[Kernel], spec: HardwareSpec,
-          activation_bytes: int = 0) -> list[str]:
+          activation_bytes: int, weights_cold: bool) -> list[str]:
     """What the in-model costs added to the estimate, in a reader's words (none: no line)."""
     found = []
-    if weights_are_cold(kernels, spec, activation_bytes):
+    if weights_cold:
         cache = spec.last_level_cache_bytes or 0
         seconds = sum(cold_stream_s(g, spec) for g in groups)
         found.append(f"{spec.name}: the model's {format_bytes(model_state_bytes(kernels))} of weights and "

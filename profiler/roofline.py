@@ -478,7 +478,7 @@ def estimate(
         primary=_primary_unit(spec, key),
         fused_into=fused_into,
         notes=tuple(_notes(spec, key, estimates, groups, fuse)) + tuple(graph_notes)
-        + tuple(in_model.notes(groups, kernels, spec, activation_bytes)),
+        + tuple(in_model.notes(groups, kernels, spec, activation_bytes, cold)),
         _own_layers=frozenset(layers),
     )
 

@@ -73,6 +73,20 @@ def test_activations_share_the_cache_with_the_weights(tmp_path):
     assert large.exposed_s == pytest.approx(263168 / 10e9, rel=1e-12)
 
 
+def test_the_liveness_walk_runs_only_for_specs_that_price_cold_weights(tmp_path):
+    from profiler.in_model import live_activation_bytes
+    from profiler.tracing import ModelInputs, trace_model
+    from profiler.aggregate import aggregate
+
+    model = nn.Linear(256, 256)
+    trace = trace_model(model, ModelInputs.from_example(torch.randn(1024, 256)))
+    kernels = aggregate(trace, model).kernels
+    parameters = trace.tags["parameters"]
+    # the addmm's 1024x256 fp32 output: 1048576 B
+    assert live_activation_bytes(kernels, trace.view_of, parameters, _spec(tmp_path, cold_weights_gb_per_s=COLD)) == 1048576
+    assert live_activation_bytes(kernels, trace.view_of, parameters, _spec(tmp_path)) == 0
+
+
 def test_a_lookup_is_not_priced_cold_twice(tmp_path):
     # the embedding's table (1000 x 64 x 4 = 256000 B) outgrows the cache, but its family's probe
     # already reads rows from memory: no cold stream on top
